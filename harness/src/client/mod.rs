@@ -1,0 +1,674 @@
+//! The embedded FTPS client. Every protocol decision is a knob, so it can replay any client
+//! behaviour, broken ones included: it never "fixes" what it was told to send or do.
+//! Everything it sends, receives and negotiates is recorded in its transcript.
+
+pub mod data;
+pub mod payload;
+pub mod reply;
+mod stream;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_rustls::TlsConnector;
+
+use data::{DataConnect, DataLeg, DataMode, DataTarget, DataTls, DataWork, EventLog};
+pub use reply::Reply;
+use reply::ReplyParser;
+use stream::MaybeTls;
+use tls::TlsContext;
+
+use crate::transcript::{Channel, Event, Transcript};
+
+/// Why a step did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// The server answered with a code the step does not accept.
+    Reply { code: u16, text: String },
+    Timeout { waiting_for: String },
+    Tls(String),
+    /// The server closed a connection.
+    Closed(String),
+    /// A download did not match what was uploaded.
+    Verify(String),
+    /// The client could not do what the step asks (bad address, no data mode...).
+    Io(String),
+}
+
+impl Failure {
+    fn reply(reply: &Reply) -> Self {
+        Failure::Reply {
+            code: reply.code,
+            text: reply.text().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Reply { code, text } => write!(f, "reply {code} {text}"),
+            Failure::Timeout { waiting_for } => write!(f, "timeout waiting for {waiting_for}"),
+            Failure::Tls(m) => write!(f, "TLS error: {m}"),
+            Failure::Closed(m) => write!(f, "connection closed: {m}"),
+            Failure::Verify(m) => write!(f, "verification failed: {m}"),
+            Failure::Io(m) => write!(f, "error: {m}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub reply: Duration,
+    /// Per phase of a data connection (connect/accept, handshake, each read or write).
+    pub data: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataKnobs {
+    pub mode: DataMode,
+    pub connect: DataConnect,
+    pub tls: DataTls,
+    /// Send close_notify before closing a TLS upload.
+    pub close_notify: bool,
+    /// Read each upload's data connection to EOF after closing (collects TLS 1.3 tickets).
+    pub drain: bool,
+    /// Connect to the address a PASV reply names even when it is not the control peer.
+    pub obey_pasv_address: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub data: DataKnobs,
+    pub timeouts: Timeouts,
+    pub max_line: usize,
+}
+
+/// How a transfer's wait on both channels ended.
+enum Ending {
+    /// The final (non-1xx) reply arrived.
+    Reply(Reply),
+    /// The control channel failed (closed, timed out, TLS error).
+    Control(Failure),
+    /// The data connection timed out and the client abandoned the transfer.
+    DataGaveUp(Failure),
+}
+
+/// How long a refused transfer's data connection gets to show what happened to it.
+const DATA_GRACE: Duration = Duration::from_secs(2);
+
+pub struct Session {
+    control: Option<MaybeTls>,
+    parser: ReplyParser,
+    peer: SocketAddr,
+    tls: TlsContext,
+    pub options: ClientOptions,
+    /// What the client believes after its last accepted PROT (for `data.tls: auto`).
+    prot_private: bool,
+    pub transcript: Transcript,
+}
+
+impl Session {
+    /// Connects; for implicit FTPS the TLS handshake comes before the banner.
+    pub async fn connect(
+        peer: SocketAddr,
+        implicit: bool,
+        tls: TlsContext,
+        options: ClientOptions,
+    ) -> (Session, Result<Reply, Failure>) {
+        let mut session = Session {
+            control: None,
+            parser: ReplyParser::new(options.max_line),
+            peer,
+            tls,
+            options,
+            prot_private: false,
+            transcript: Transcript::default(),
+        };
+        let result = session.open(implicit).await;
+        (session, result)
+    }
+
+    async fn open(&mut self, implicit: bool) -> Result<Reply, Failure> {
+        let tcp = match timeout(self.options.timeouts.connect, TcpStream::connect(self.peer)).await
+        {
+            Err(_) => return Err(self.timed_out("the control connection", self.options.timeouts.connect)),
+            Ok(Err(e)) => {
+                let failure = Failure::Io(format!("connecting to {}: {e}", self.peer));
+                self.record_error(Channel::Control, &failure);
+                return Err(failure);
+            }
+            Ok(Ok(tcp)) => tcp,
+        };
+        self.transcript.push(Event::Connected {
+            channel: Channel::Control,
+            peer: self.peer.to_string(),
+            how: "connect",
+        });
+        self.control = Some(MaybeTls::Plain(tcp));
+        if implicit {
+            self.start_tls().await?;
+        }
+        let banner = self.read_reply().await?;
+        if banner.is_positive() {
+            Ok(banner)
+        } else {
+            Err(Failure::reply(&banner))
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.control.is_some()
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn timed_out(&mut self, waiting_for: &str, after: Duration) -> Failure {
+        self.transcript.push(Event::Timeout {
+            waiting_for: waiting_for.to_string(),
+            after_ms: after.as_millis() as u64,
+        });
+        Failure::Timeout {
+            waiting_for: waiting_for.to_string(),
+        }
+    }
+
+    fn record_error(&mut self, channel: Channel, failure: &Failure) {
+        let event = match failure {
+            Failure::Closed(detail) => Event::Closed {
+                channel,
+                detail: detail.clone(),
+            },
+            Failure::Tls(message) => Event::TlsError {
+                channel,
+                message: message.clone(),
+            },
+            other => Event::Error {
+                channel,
+                message: other.to_string(),
+            },
+        };
+        self.transcript.push(event);
+    }
+
+    /// Sends one command line.
+    pub async fn send(&mut self, line: &str) -> Result<(), Failure> {
+        self.transcript.push(Event::Command {
+            line: line.to_string(),
+        });
+        self.write_control(format!("{line}\r\n").as_bytes()).await
+    }
+
+    /// Sends several commands in one write, before reading any reply.
+    pub async fn send_pipelined(&mut self, lines: &[String]) -> Result<(), Failure> {
+        self.transcript.push(Event::Pipelined {
+            lines: lines.to_vec(),
+        });
+        let bytes: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+        self.write_control(bytes.as_bytes()).await
+    }
+
+    async fn write_control(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        let Some(control) = self.control.as_mut() else {
+            let failure = Failure::Closed("the control connection is already closed".into());
+            return Err(failure);
+        };
+        let write = async {
+            control.write_all(bytes).await?;
+            control.flush().await
+        };
+        match timeout(self.options.timeouts.reply, write).await {
+            Err(_) => Err(self.timed_out("the server to read a command", self.options.timeouts.reply)),
+            Ok(Err(e)) => {
+                self.control = None;
+                let failure = Failure::Closed(format!("writing a command: {}", closed_kind(&e)));
+                self.record_error(Channel::Control, &failure);
+                Err(failure)
+            }
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Reads one reply within the reply timeout and records it.
+    pub async fn read_reply(&mut self) -> Result<Reply, Failure> {
+        let deadline = Instant::now() + self.options.timeouts.reply;
+        self.read_reply_until(deadline).await
+    }
+
+    async fn read_reply_until(&mut self, deadline: Instant) -> Result<Reply, Failure> {
+        match timeout_at(deadline, self.next_reply()).await {
+            Err(_) => Err(self.timed_out("a reply", self.options.timeouts.reply)),
+            Ok(Err(failure)) => {
+                self.record_error(Channel::Control, &failure);
+                Err(failure)
+            }
+            Ok(Ok(reply)) => {
+                self.transcript.push(Event::Reply {
+                    code: reply.code,
+                    lines: reply.lines.clone(),
+                });
+                Ok(reply)
+            }
+        }
+    }
+
+    /// Cancel-safe: bytes already read stay in the parser's buffer.
+    async fn next_reply(&mut self) -> Result<Reply, Failure> {
+        loop {
+            match self.parser.next_reply() {
+                Ok(Some(reply)) => return Ok(reply),
+                Ok(None) => {}
+                Err(e) => return Err(Failure::Io(e.to_string())),
+            }
+            let Some(control) = self.control.as_mut() else {
+                return Err(Failure::Closed("the control connection is closed".into()));
+            };
+            match control.read_buf(self.parser.buffer_mut()).await {
+                Ok(0) => {
+                    self.control = None;
+                    return Err(Failure::Closed("by the server".into()));
+                }
+                Ok(_) => {}
+                Err(e) if is_tls_error(&e) => {
+                    self.control = None;
+                    return Err(Failure::Tls(e.to_string()));
+                }
+                Err(e) => {
+                    self.control = None;
+                    return Err(Failure::Closed(format!("by the server ({})", closed_kind(&e))));
+                }
+            }
+        }
+    }
+
+    /// Sends a command and reads its reply; a 1xx is followed by the final reply.
+    pub async fn command(&mut self, line: &str) -> Result<Reply, Failure> {
+        self.send(line).await?;
+        let mut reply = self.read_reply().await?;
+        while reply.is_preliminary() {
+            reply = self.read_reply().await?;
+        }
+        Ok(reply)
+    }
+
+    /// Sends a command and requires a 2xx or 3xx reply.
+    pub async fn command_ok(&mut self, line: &str) -> Result<Reply, Failure> {
+        let reply = self.command(line).await?;
+        if reply.is_positive() {
+            Ok(reply)
+        } else {
+            Err(Failure::reply(&reply))
+        }
+    }
+
+    /// Turns the control connection into TLS (after a 234, or at once for implicit FTPS).
+    pub async fn start_tls(&mut self) -> Result<(), Failure> {
+        let Some(MaybeTls::Plain(tcp)) = self.control.take() else {
+            let failure = Failure::Io("the control connection is not a clear TCP stream".into());
+            self.record_error(Channel::Control, &failure);
+            return Err(failure);
+        };
+        if !self.parser.pending().is_empty() {
+            self.transcript.push(Event::Note {
+                text: format!(
+                    "{} unread bytes from the server before the TLS handshake",
+                    self.parser.pending().len()
+                ),
+            });
+            self.parser.buffer_mut().clear();
+        }
+        let connector = TlsConnector::from(self.tls.control.clone());
+        match timeout(
+            self.options.timeouts.reply,
+            connector.connect(self.tls.name.clone(), tcp),
+        )
+        .await
+        {
+            Err(_) => Err(self.timed_out("the control TLS handshake", self.options.timeouts.reply)),
+            Ok(Err(e)) => {
+                let failure = if is_tls_error(&e) {
+                    Failure::Tls(e.to_string())
+                } else {
+                    Failure::Closed(format!("in the TLS handshake ({})", closed_kind(&e)))
+                };
+                self.record_error(Channel::Control, &failure);
+                Err(failure)
+            }
+            Ok(Ok(stream)) => {
+                self.transcript.push(Event::Tls {
+                    channel: Channel::Control,
+                    handshake: tls::describe(stream.get_ref().1),
+                });
+                self.control = Some(MaybeTls::Tls(Box::new(stream)));
+                Ok(())
+            }
+        }
+    }
+
+    /// `AUTH <mechanism>`, then the handshake if the server agreed with 234.
+    pub async fn auth(&mut self, mechanism: &str) -> Result<(), Failure> {
+        let reply = self.command(&format!("AUTH {mechanism}")).await?;
+        if reply.code != 234 {
+            return Err(Failure::reply(&reply));
+        }
+        self.start_tls().await
+    }
+
+    /// After a 2xx to CCC: close the TLS layer (close_notify both ways) and go on in clear.
+    pub async fn clear_control_channel(&mut self) -> Result<(), Failure> {
+        let Some(MaybeTls::Tls(mut stream)) = self.control.take() else {
+            return Err(Failure::Io("CCC without TLS on the control channel".into()));
+        };
+        let (tcp, conn) = stream.get_mut();
+        conn.send_close_notify();
+        let mut tls_bytes = Vec::new();
+        let _ = conn.write_tls(&mut tls_bytes);
+        let wrote = timeout(self.options.timeouts.reply, tcp.write_all(&tls_bytes)).await;
+        if !matches!(wrote, Ok(Ok(()))) {
+            let failure = Failure::Closed("while sending close_notify for CCC".into());
+            self.record_error(Channel::Control, &failure);
+            return Err(failure);
+        }
+        self.transcript.push(Event::TlsRemoved {
+            channel: Channel::Control,
+        });
+        let (tcp, _) = stream.into_inner();
+        self.control = Some(MaybeTls::Plain(tcp));
+        Ok(())
+    }
+
+    /// USER, then PASS if asked for it.
+    pub async fn login(&mut self, user: &str, password: &str) -> Result<(), Failure> {
+        let reply = self.command(&format!("USER {user}")).await?;
+        match reply.code {
+            230 => Ok(()),
+            331 | 332 => {
+                let reply = self.command(&format!("PASS {password}")).await?;
+                if reply.code == 230 || reply.code == 202 {
+                    Ok(())
+                } else {
+                    Err(Failure::reply(&reply))
+                }
+            }
+            _ => Err(Failure::reply(&reply)),
+        }
+    }
+
+    /// `PROT <level>`; remembers what the client now believes for `data.tls: auto`.
+    pub async fn prot(&mut self, level: &str) -> Result<(), Failure> {
+        self.command_ok(&format!("PROT {level}")).await?;
+        self.prot_private = level.eq_ignore_ascii_case("P");
+        Ok(())
+    }
+
+    fn data_tls(&self) -> bool {
+        match self.options.data.tls {
+            DataTls::Auto => self.prot_private,
+            DataTls::On => true,
+            DataTls::Off => false,
+        }
+    }
+
+    fn control_local_ip(&self) -> Result<IpAddr, Failure> {
+        self.control
+            .as_ref()
+            .and_then(|c| c.tcp().local_addr().ok())
+            .map(|a| a.ip())
+            .ok_or_else(|| Failure::Closed("the control connection is closed".into()))
+    }
+
+    /// Sends PASV/EPSV/PORT/EPRT and returns where the data connection will come from.
+    async fn open_data(&mut self) -> Result<DataTarget, Failure> {
+        match self.options.data.mode {
+            DataMode::Pasv => {
+                let reply = self.command_ok("PASV").await?;
+                let announced = data::parse_pasv(reply.text()).ok_or_else(|| {
+                    Failure::Io(format!("unparsable PASV reply {:?}", reply.summary()))
+                })?;
+                let addr = self.passive_address(announced)?;
+                Ok(DataTarget::Connect { addr, early: None })
+            }
+            DataMode::Epsv => {
+                let reply = self.command_ok("EPSV").await?;
+                let port = data::parse_epsv(reply.text()).ok_or_else(|| {
+                    Failure::Io(format!("unparsable EPSV reply {:?}", reply.summary()))
+                })?;
+                Ok(DataTarget::Connect {
+                    addr: SocketAddr::new(self.peer.ip(), port),
+                    early: None,
+                })
+            }
+            DataMode::Port | DataMode::Eprt => {
+                let ip = self.control_local_ip()?;
+                let listener = TcpListener::bind(SocketAddr::new(ip, 0))
+                    .await
+                    .map_err(|e| Failure::Io(format!("binding a PORT listener: {e}")))?;
+                let port = listener
+                    .local_addr()
+                    .map_err(|e| Failure::Io(e.to_string()))?
+                    .port();
+                let line = match (self.options.data.mode, ip) {
+                    (DataMode::Port, IpAddr::V4(v4)) => {
+                        let o = v4.octets();
+                        format!("PORT {},{},{},{},{},{}", o[0], o[1], o[2], o[3], port >> 8, port & 0xff)
+                    }
+                    (DataMode::Port, IpAddr::V6(_)) => {
+                        return Err(Failure::Io("PORT cannot name an IPv6 address; use EPRT".into()));
+                    }
+                    (_, IpAddr::V4(v4)) => format!("EPRT |1|{v4}|{port}|"),
+                    (_, IpAddr::V6(v6)) => format!("EPRT |2|{v6}|{port}|"),
+                };
+                self.command_ok(&line).await?;
+                Ok(DataTarget::Accept(listener))
+            }
+        }
+    }
+
+    /// The address to connect to for a PASV reply: the control peer unless told to obey.
+    fn passive_address(&mut self, announced: SocketAddr) -> Result<SocketAddr, Failure> {
+        if announced.ip() == self.peer.ip() {
+            return Ok(announced);
+        }
+        let used = if self.options.data.obey_pasv_address {
+            // Never send traffic off this host because a server said so.
+            if self.peer.ip().is_loopback() && !announced.ip().is_loopback() {
+                let failure = Failure::Io(format!(
+                    "refusing to connect to non-loopback address {} named by PASV",
+                    announced.ip()
+                ));
+                self.record_error(Channel::Data, &failure);
+                return Err(failure);
+            }
+            announced
+        } else {
+            SocketAddr::new(self.peer.ip(), announced.port())
+        };
+        self.transcript.push(Event::PasvAddress {
+            announced: announced.ip().to_string(),
+            used: used.ip().to_string(),
+        });
+        Ok(used)
+    }
+
+    /// One transfer command with its data connection, e.g. `STOR f` with an upload.
+    pub async fn transfer(&mut self, command: &str, work: DataWork) -> Result<(), Failure> {
+        let mut target = self.open_data().await?;
+        let data_timeout = self.options.timeouts.data;
+        if let DataTarget::Connect { addr, early } = &mut target
+            && self.options.data.connect == DataConnect::Before
+        {
+            match timeout(data_timeout, TcpStream::connect(*addr)).await {
+                Ok(Ok(tcp)) => {
+                    self.transcript.push(Event::Connected {
+                        channel: Channel::Data,
+                        peer: addr.to_string(),
+                        how: "connect",
+                    });
+                    *early = Some(tcp);
+                }
+                Ok(Err(e)) => {
+                    let failure = Failure::Io(format!("connecting the data connection: {e}"));
+                    self.record_error(Channel::Data, &failure);
+                    return Err(failure);
+                }
+                Err(_) => return Err(self.timed_out("the data connection to connect", data_timeout)),
+            }
+        }
+        self.send(command).await?;
+
+        let mut preliminary = Vec::new();
+        if self.options.data.connect == DataConnect::AfterReply
+            && matches!(target, DataTarget::Connect { .. })
+        {
+            let reply = self.read_reply().await?;
+            if !reply.is_preliminary() {
+                return Err(if reply.is_positive() {
+                    Failure::Io(format!("{} finished before any data connection", reply.code))
+                } else {
+                    Failure::reply(&reply)
+                });
+            }
+            preliminary.push(reply);
+        }
+
+        let leg = DataLeg {
+            target,
+            tls: self.data_tls().then(|| {
+                (
+                    TlsConnector::from(self.tls.data.clone()),
+                    self.tls.name.clone(),
+                )
+            }),
+            close_notify: self.options.data.close_notify,
+            drain: self.options.data.drain,
+            timeout: data_timeout,
+            work,
+        };
+        let log: EventLog = Arc::new(Mutex::new(Vec::new()));
+        let leg = data::run(leg, log.clone());
+        tokio::pin!(leg);
+        let mut leg_result: Option<Result<(), Failure>> = None;
+
+        // Replies are recorded in a fixed order, [1xx] [data events] [final], whatever the
+        // timing, so two runs give the same transcript.
+        let events_before = self.transcript.events.len();
+        // No reply timeout while data moves; the data leg has its own timeouts.
+        let mut reply_deadline = Instant::now() + Duration::from_secs(86_400);
+        let ending = loop {
+            tokio::select! {
+                result = &mut leg, if leg_result.is_none() => {
+                    if let Err(failure @ Failure::Timeout { .. }) = &result {
+                        // The client gives up on the transfer, as a real one would.
+                        break Ending::DataGaveUp(failure.clone());
+                    }
+                    leg_result = Some(result);
+                    reply_deadline = Instant::now() + self.options.timeouts.reply;
+                }
+                reply = timeout_at(reply_deadline, self.next_reply()) => {
+                    match reply {
+                        Err(_) => break Ending::Control(Failure::Timeout {
+                            waiting_for: format!("the reply to {}", verb(command)),
+                        }),
+                        Ok(Ok(reply)) if reply.is_preliminary() => preliminary.push(reply),
+                        Ok(Ok(reply)) => break Ending::Reply(reply),
+                        Ok(Err(failure)) => break Ending::Control(failure),
+                    }
+                }
+            }
+        };
+        let gave_up = matches!(ending, Ending::DataGaveUp(_));
+        if leg_result.is_none() && !gave_up {
+            let grace = match &ending {
+                Ending::Reply(reply) if reply.is_positive() => data_timeout,
+                _ => DATA_GRACE,
+            };
+            leg_result = timeout(grace, &mut leg).await.ok();
+        }
+        // Rebuild the step's tail in canonical order.
+        self.transcript.events.truncate(events_before);
+        for reply in &preliminary {
+            self.transcript.push(Event::Reply {
+                code: reply.code,
+                lines: reply.lines.clone(),
+            });
+        }
+        self.transcript
+            .extend(log.lock().expect("event log lock").drain(..));
+        if leg_result.is_none() && !gave_up {
+            self.transcript.push(Event::Note {
+                text: "data connection abandoned".into(),
+            });
+        }
+        match ending {
+            Ending::DataGaveUp(failure) => Err(failure),
+            Ending::Control(failure) => {
+                match &failure {
+                    Failure::Timeout { waiting_for } => {
+                        let after = self.options.timeouts.reply;
+                        self.timed_out(&waiting_for.clone(), after);
+                    }
+                    other => self.record_error(Channel::Control, other),
+                }
+                Err(failure)
+            }
+            Ending::Reply(reply) => {
+                self.transcript.push(Event::Reply {
+                    code: reply.code,
+                    lines: reply.lines.clone(),
+                });
+                if !reply.is_positive() {
+                    return Err(Failure::reply(&reply));
+                }
+                match leg_result {
+                    Some(result) => result,
+                    None => Err(self.timed_out("the data connection to finish", data_timeout)),
+                }
+            }
+        }
+    }
+
+    /// Ends the session politely; a server that already closed is recorded, not an error.
+    pub async fn quit(&mut self) -> Result<(), Failure> {
+        if self.control.is_none() {
+            return Ok(());
+        }
+        self.send("QUIT").await?;
+        let deadline = Instant::now() + self.options.timeouts.reply;
+        loop {
+            let reply = self.read_reply_until(deadline).await?;
+            if !reply.is_preliminary() && reply.code != 226 {
+                break;
+            }
+        }
+        if let Some(mut control) = self.control.take() {
+            let _ = timeout(Duration::from_secs(1), control.shutdown()).await;
+        }
+        Ok(())
+    }
+}
+
+fn verb(command: &str) -> &str {
+    command.split_whitespace().next().unwrap_or(command)
+}
+
+fn is_tls_error(err: &std::io::Error) -> bool {
+    err.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
+fn closed_kind(err: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match err.kind() {
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "connection closed".into(),
+        _ => err.to_string(),
+    }
+}

@@ -1,0 +1,7 @@
+//! ftps-compat: replays FTPS client behaviours, written as YAML scenarios, against real
+//! servers and an in-process FileZilla emulation, and records normalized transcripts.
+
+pub mod certs;
+pub mod client;
+pub mod transcript;
+pub mod scenario;

@@ -1,0 +1,206 @@
+//! The ordered record of one scenario run: what the client sent, what the server replied,
+//! every TLS handshake, data connection, byte count, timeout and error.
+//!
+//! Events are structured (for the classifier and results.json) and render to one text line
+//! each; [`normalize`] turns the rendered text into a snapshot that is stable between runs.
+
+mod normalize;
+
+pub use normalize::{Normalizer, normalize};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Control,
+    Data,
+}
+
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Channel::Control => "control",
+            Channel::Data => "data",
+        }
+    }
+}
+
+/// How a TLS handshake went, as rustls reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeKind {
+    Full,
+    /// Full, after the server asked for another key share (OpenSSL 3.0 has no ML-KEM).
+    FullWithHelloRetry,
+    Resumed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Handshake {
+    pub version: String,
+    pub cipher: String,
+    pub kind: HandshakeKind,
+    pub alpn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Upload,
+    Download,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A scenario step starts (1-based index, as the user wrote it).
+    Step { index: usize, name: String },
+    Connected {
+        channel: Channel,
+        peer: String,
+        /// "connect" (we connected) or "accept" (the server connected to our PORT listener).
+        how: &'static str,
+    },
+    Command { line: String },
+    /// Several commands written in one packet, before reading any reply.
+    Pipelined { lines: Vec<String> },
+    Reply { code: u16, lines: Vec<String> },
+    Tls { channel: Channel, handshake: Handshake },
+    TlsError { channel: Channel, message: String },
+    /// The passive reply named another host than the control peer.
+    PasvAddress { announced: String, used: String },
+    Transferred {
+        direction: Direction,
+        bytes: u64,
+        tls: bool,
+        close_notify: bool,
+    },
+    Verified { ok: bool, detail: String },
+    Listing {
+        entries: Vec<String>,
+        tls: bool,
+        close_notify: bool,
+    },
+    /// A TLS layer was removed (CCC).
+    TlsRemoved { channel: Channel },
+    Closed { channel: Channel, detail: String },
+    Timeout { waiting_for: String, after_ms: u64 },
+    Error { channel: Channel, message: String },
+    Note { text: String },
+}
+
+impl Event {
+    /// One or more text lines for the transcript.
+    pub fn render(&self) -> Vec<String> {
+        match self {
+            Event::Step { index, name } => vec![format!("-- step {index}: {name}")],
+            Event::Connected { channel, peer, how } => {
+                vec![format!("== {} {how} {peer}", channel.as_str())]
+            }
+            Event::Command { line } => vec![format!("C> {line}")],
+            Event::Pipelined { lines } => lines.iter().map(|l| format!("C> {l}  [pipelined]")).collect(),
+            Event::Reply { lines, .. } => lines.iter().map(|l| format!("S< {l}")).collect(),
+            Event::Tls { channel, handshake } => vec![format!(
+                "== {} tls {} {} {} alpn={}",
+                channel.as_str(),
+                handshake.version,
+                handshake.cipher,
+                match handshake.kind {
+                    HandshakeKind::Full => "full",
+                    HandshakeKind::FullWithHelloRetry => "full(hello-retry)",
+                    HandshakeKind::Resumed => "resumed",
+                },
+                handshake.alpn.as_deref().unwrap_or("-")
+            )],
+            Event::TlsError { channel, message } => {
+                vec![format!("== {} tls error: {message}", channel.as_str())]
+            }
+            Event::PasvAddress { announced, used } => vec![format!(
+                "== data address {announced} differs from the control peer; connecting to {used}"
+            )],
+            Event::Transferred {
+                direction,
+                bytes,
+                tls,
+                close_notify,
+            } => {
+                let verb = match direction {
+                    Direction::Upload => "sent",
+                    Direction::Download => "received",
+                };
+                vec![format!(
+                    "== data {verb} {bytes} bytes ({})",
+                    protection(*tls, *close_notify)
+                )]
+            }
+            Event::Verified { ok, detail } => vec![format!(
+                "== data verify {}: {detail}",
+                if *ok { "ok" } else { "FAILED" }
+            )],
+            Event::Listing {
+                entries,
+                tls,
+                close_notify,
+            } => vec![format!(
+                "== data listing ({}) {} entries: [{}]",
+                protection(*tls, *close_notify),
+                entries.len(),
+                entries.join(", ")
+            )],
+            Event::TlsRemoved { channel } => vec![format!("== {} tls removed", channel.as_str())],
+            Event::Closed { channel, detail } => vec![format!("== {} closed: {detail}", channel.as_str())],
+            Event::Timeout {
+                waiting_for,
+                after_ms,
+            } => vec![format!("== timeout after {} waiting for {waiting_for}", fmt_ms(*after_ms))],
+            Event::Error { channel, message } => {
+                vec![format!("== {} error: {message}", channel.as_str())]
+            }
+            Event::Note { text } => vec![format!("== note: {text}")],
+        }
+    }
+}
+
+fn protection(tls: bool, close_notify: bool) -> &'static str {
+    match (tls, close_notify) {
+        (false, _) => "clear",
+        (true, true) => "tls, close_notify",
+        (true, false) => "tls, no close_notify",
+    }
+}
+
+fn fmt_ms(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Transcript {
+    pub events: Vec<Event>,
+}
+
+impl Transcript {
+    pub fn push(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    pub fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
+        self.events.extend(events);
+    }
+
+    /// The raw text, one line per rendered event line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for event in &self.events {
+            for line in event.render() {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}

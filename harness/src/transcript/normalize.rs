@@ -1,0 +1,113 @@
+//! Redacts what changes between two runs of the same cell: ports, passwords, temp paths,
+//! clock times and throughput figures. Everything else stays byte for byte.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// An ordered list of regex replacements. Servers can add their own rules on top of the
+/// built-in ones (for banners that print a counter, say).
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    rules: Vec<(Regex, String)>,
+}
+
+const BUILT_IN: &[(&str, &str)] = &[
+    // Secrets.
+    (r"(?m)^(C> PASS) .*$", "$1 <password>"),
+    // PASV reply and PORT argument: keep the host, hide the port bytes.
+    (r"\b(\d{1,3},\d{1,3},\d{1,3},\d{1,3}),\d{1,3},\d{1,3}\b", "$1,<port>"),
+    // EPSV reply and EPRT argument.
+    (r"\(\|\|\|\d+\|\)", "(|||<port>|)"),
+    (r"\|([12])\|([0-9a-fA-F.:]+)\|\d+\|", "|$1|$2|<port>|"),
+    // host:port in connection events and server texts.
+    (r"\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}):\d+\b", "$1:<port>"),
+    (r"\[([0-9a-fA-F:]+)\]:\d+", "[$1]:<port>"),
+    (r"(?i)\b(server port)(:? )\d{2,5}\b", "$1$2<port>"),
+    // Temporary directories.
+    (r#"(/tmp|/var/tmp|/dev/shm)/[^\s"'\]\)]*"#, "<tmp>"),
+    // Clock times and throughput (pure-ftpd banners and 226 replies).
+    (r"\b\d{1,2}:\d{2}(:\d{2})?\b", "<time>"),
+    (r"\b\d+(\.\d+)? seconds\b", "<n> seconds"),
+    (r"\b\d+(\.\d+)? ([KMGkmg]?bytes) per second\b", "<n> $2 per second"),
+    (r"(?i)\buser number \d+\b", "user number <n>"),
+];
+
+static DEFAULT: LazyLock<Normalizer> = LazyLock::new(|| {
+    Normalizer::with_rules(BUILT_IN.iter().map(|(p, r)| (p.to_string(), r.to_string())))
+        .expect("built-in normalizer rules are valid regexes")
+});
+
+impl Normalizer {
+    pub fn with_rules(
+        rules: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, regex::Error> {
+        let rules = rules
+            .into_iter()
+            .map(|(pattern, replacement)| Ok((Regex::new(&pattern)?, replacement)))
+            .collect::<Result<_, regex::Error>>()?;
+        Ok(Normalizer { rules })
+    }
+
+    /// The built-in rules followed by `extra` ones.
+    pub fn extended(
+        extra: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, regex::Error> {
+        let mut normalizer = DEFAULT.clone();
+        normalizer.rules.extend(Normalizer::with_rules(extra)?.rules);
+        Ok(normalizer)
+    }
+
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (regex, replacement) in &self.rules {
+            out = regex.replace_all(&out, replacement.as_str()).into_owned();
+        }
+        out
+    }
+}
+
+/// Normalizes with the built-in rules.
+pub fn normalize(text: &str) -> String {
+    DEFAULT.apply(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn redacts_what_varies() {
+        let raw = "\
+C> PASS hunter2
+S< 227 Entering Passive Mode (127,0,0,1,156,64).
+S< 229 Entering Extended Passive Mode (|||40001|)
+C> EPRT |1|127.0.0.1|40002|
+C> PORT 127,0,0,1,156,65
+== data connect 127.0.0.1:40001
+== control connect [::1]:2121
+S< 220-Local time is now 00:41. Server port: 2122.
+S< 226 0.012 seconds (measured here), 82.70 Mbytes per second
+S< 257 \"/tmp/.tmpAbC123/root\" is the current directory
+";
+        let expected = "\
+C> PASS <password>
+S< 227 Entering Passive Mode (127,0,0,1,<port>).
+S< 229 Entering Extended Passive Mode (|||<port>|)
+C> EPRT |1|127.0.0.1|<port>|
+C> PORT 127,0,0,1,<port>
+== data connect 127.0.0.1:<port>
+== control connect [::1]:<port>
+S< 220-Local time is now <time>. Server port: <port>.
+S< 226 <n> seconds (measured here), <n> Mbytes per second
+S< 257 \"<tmp>\" is the current directory
+";
+        assert_eq!(normalize(raw), expected);
+    }
+
+    #[test]
+    fn keeps_reply_codes_and_sizes() {
+        let raw = "S< 150 Opening BINARY mode data connection for up.bin (1048576 bytes).\n";
+        assert_eq!(normalize(raw), raw);
+    }
+}
