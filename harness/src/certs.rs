@@ -14,6 +14,8 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::client::tls::Trust;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
     #[error("generating certificates: {0}")]
@@ -124,6 +126,18 @@ impl Pki {
             client,
             unrelated_ca_der: unrelated.der().clone(),
         })
+    }
+
+    /// What the client trusts and presents when talking to servers with this PKI.
+    pub fn trust(&self) -> Trust {
+        Trust {
+            roots: vec![self.ca_der.clone()],
+            unrelated_root: Some(self.unrelated_ca_der.clone()),
+            client_identity: Some((
+                vec![self.client.cert_der.clone()],
+                std::sync::Arc::new(self.client.key_der()),
+            )),
+        }
     }
 
     /// Writes the CA and server files into `dir`. Keys get mode 0600 from creation on.

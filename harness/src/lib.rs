@@ -3,5 +3,8 @@
 
 pub mod certs;
 pub mod client;
-pub mod transcript;
+pub mod runner;
 pub mod scenario;
+pub mod servers;
+pub mod transcript;
+pub mod yaml;

@@ -1,1 +1,7 @@
-fn main() {}
+//! The `ftps-compat` command line.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::main());
+}

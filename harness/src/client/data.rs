@@ -231,7 +231,10 @@ fn io_failure(log: &EventLog, during: &str, err: &io::Error) -> Failure {
 }
 
 fn tls_failure(log: &EventLog, err: &io::Error) -> Failure {
-    if err.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+    if err
+        .get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
+    {
         let message = err.to_string();
         record(
             log,
@@ -345,8 +348,10 @@ async fn download(
     log: &EventLog,
 ) -> Result<(), Failure> {
     let mut hasher = Sha256::new();
-    let (bytes, server_notified) =
-        read_all(stream, idle, log, "the download", |chunk| hasher.update(chunk)).await?;
+    let (bytes, server_notified) = read_all(stream, idle, log, "the download", |chunk| {
+        hasher.update(chunk)
+    })
+    .await?;
     finish_read(stream, close_notify, idle).await;
     let tls = stream.is_tls();
     record(
@@ -378,7 +383,11 @@ async fn download(
             detail: detail.clone(),
         },
     );
-    if ok { Ok(()) } else { Err(Failure::Verify(detail)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::Verify(detail))
+    }
 }
 
 /// Listings are kept up to this size; names are all the transcript needs.
@@ -459,18 +468,33 @@ mod tests {
         }
         assert_eq!(parse_pasv("Entering Passive Mode (127,0,0,1)"), None);
         assert_eq!(parse_pasv("Entering Passive Mode (300,0,0,1,1,1)"), None);
-        assert_eq!(parse_epsv("Entering Extended Passive Mode (|||40001|)"), Some(40001));
-        assert_eq!(parse_epsv("Extended Passive mode OK (|||40001|)"), Some(40001));
-        assert_eq!(parse_epsv("Entering Extended Passive Mode (!!!40001!)"), Some(40001));
+        assert_eq!(
+            parse_epsv("Entering Extended Passive Mode (|||40001|)"),
+            Some(40001)
+        );
+        assert_eq!(
+            parse_epsv("Extended Passive mode OK (|||40001|)"),
+            Some(40001)
+        );
+        assert_eq!(
+            parse_epsv("Entering Extended Passive Mode (!!!40001!)"),
+            Some(40001)
+        );
         assert_eq!(parse_epsv("Entering Extended Passive Mode"), None);
     }
 
     #[test]
     fn listing_names_per_format() {
         let long = "total 8\r\n-rw-r--r--    1 1001     1001      1048576 Nov 25 00:41 up load.bin\r\ndrwxr-xr-x 2 u g 4096 Jan  1  2025 .\r\n";
-        assert_eq!(listing_names(long, ListingFormat::Long), vec!["up load.bin"]);
+        assert_eq!(
+            listing_names(long, ListingFormat::Long),
+            vec!["up load.bin"]
+        );
         let facts = "type=file;size=3;modify=20261125004100; a.bin\r\ntype=cdir; .\r\n";
         assert_eq!(listing_names(facts, ListingFormat::Facts), vec!["a.bin"]);
-        assert_eq!(listing_names("./a\r\nb\r\n", ListingFormat::Names), vec!["a", "b"]);
+        assert_eq!(
+            listing_names("./a\r\nb\r\n", ListingFormat::Names),
+            vec!["a", "b"]
+        );
     }
 }

@@ -31,8 +31,13 @@ use crate::transcript::{Channel, Event, Transcript};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Failure {
     /// The server answered with a code the step does not accept.
-    Reply { code: u16, text: String },
-    Timeout { waiting_for: String },
+    Reply {
+        code: u16,
+        text: String,
+    },
+    Timeout {
+        waiting_for: String,
+    },
     Tls(String),
     /// The server closed a connection.
     Closed(String),
@@ -140,7 +145,9 @@ impl Session {
     async fn open(&mut self, implicit: bool) -> Result<Reply, Failure> {
         let tcp = match timeout(self.options.timeouts.connect, TcpStream::connect(self.peer)).await
         {
-            Err(_) => return Err(self.timed_out("the control connection", self.options.timeouts.connect)),
+            Err(_) => {
+                return Err(self.timed_out("the control connection", self.options.timeouts.connect));
+            }
             Ok(Err(e)) => {
                 let failure = Failure::Io(format!("connecting to {}: {e}", self.peer));
                 self.record_error(Channel::Control, &failure);
@@ -203,8 +210,13 @@ impl Session {
 
     /// Sends one command line.
     pub async fn send(&mut self, line: &str) -> Result<(), Failure> {
+        self.send_recorded_as(line, line).await
+    }
+
+    /// Sends `line` but records `shown` (passwords never reach a transcript).
+    async fn send_recorded_as(&mut self, line: &str, shown: &str) -> Result<(), Failure> {
         self.transcript.push(Event::Command {
-            line: line.to_string(),
+            line: shown.to_string(),
         });
         self.write_control(format!("{line}\r\n").as_bytes()).await
     }
@@ -228,7 +240,9 @@ impl Session {
             control.flush().await
         };
         match timeout(self.options.timeouts.reply, write).await {
-            Err(_) => Err(self.timed_out("the server to read a command", self.options.timeouts.reply)),
+            Err(_) => {
+                Err(self.timed_out("the server to read a command", self.options.timeouts.reply))
+            }
             Ok(Err(e)) => {
                 self.control = None;
                 let failure = Failure::Closed(format!("writing a command: {}", closed_kind(&e)));
@@ -285,7 +299,10 @@ impl Session {
                 }
                 Err(e) => {
                     self.control = None;
-                    return Err(Failure::Closed(format!("by the server ({})", closed_kind(&e))));
+                    return Err(Failure::Closed(format!(
+                        "by the server ({})",
+                        closed_kind(&e)
+                    )));
                 }
             }
         }
@@ -393,7 +410,12 @@ impl Session {
         match reply.code {
             230 => Ok(()),
             331 | 332 => {
-                let reply = self.command(&format!("PASS {password}")).await?;
+                self.send_recorded_as(&format!("PASS {password}"), "PASS <password>")
+                    .await?;
+                let mut reply = self.read_reply().await?;
+                while reply.is_preliminary() {
+                    reply = self.read_reply().await?;
+                }
                 if reply.code == 230 || reply.code == 202 {
                     Ok(())
                 } else {
@@ -460,10 +482,20 @@ impl Session {
                 let line = match (self.options.data.mode, ip) {
                     (DataMode::Port, IpAddr::V4(v4)) => {
                         let o = v4.octets();
-                        format!("PORT {},{},{},{},{},{}", o[0], o[1], o[2], o[3], port >> 8, port & 0xff)
+                        format!(
+                            "PORT {},{},{},{},{},{}",
+                            o[0],
+                            o[1],
+                            o[2],
+                            o[3],
+                            port >> 8,
+                            port & 0xff
+                        )
                     }
                     (DataMode::Port, IpAddr::V6(_)) => {
-                        return Err(Failure::Io("PORT cannot name an IPv6 address; use EPRT".into()));
+                        return Err(Failure::Io(
+                            "PORT cannot name an IPv6 address; use EPRT".into(),
+                        ));
                     }
                     (_, IpAddr::V4(v4)) => format!("EPRT |1|{v4}|{port}|"),
                     (_, IpAddr::V6(v6)) => format!("EPRT |2|{v6}|{port}|"),
@@ -521,7 +553,9 @@ impl Session {
                     self.record_error(Channel::Data, &failure);
                     return Err(failure);
                 }
-                Err(_) => return Err(self.timed_out("the data connection to connect", data_timeout)),
+                Err(_) => {
+                    return Err(self.timed_out("the data connection to connect", data_timeout));
+                }
             }
         }
         self.send(command).await?;
@@ -533,7 +567,10 @@ impl Session {
             let reply = self.read_reply().await?;
             if !reply.is_preliminary() {
                 return Err(if reply.is_positive() {
-                    Failure::Io(format!("{} finished before any data connection", reply.code))
+                    Failure::Io(format!(
+                        "{} finished before any data connection",
+                        reply.code
+                    ))
                 } else {
                     Failure::reply(&reply)
                 });
@@ -662,13 +699,16 @@ fn verb(command: &str) -> &str {
 }
 
 fn is_tls_error(err: &std::io::Error) -> bool {
-    err.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+    err.get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
 fn closed_kind(err: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     match err.kind() {
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "connection closed".into(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+            "connection closed".into()
+        }
         _ => err.to_string(),
     }
 }

@@ -81,7 +81,10 @@ impl Content {
                 break;
             }
             let take = segment.len.min(left);
-            out.segments.push(Segment { len: take, ..*segment });
+            out.segments.push(Segment {
+                len: take,
+                ..*segment
+            });
             left -= take;
         }
         out

@@ -157,7 +157,11 @@ mod tests {
         while let Some(reply) = parser.next_reply().unwrap() {
             out.push(reply);
         }
-        assert!(parser.pending().is_empty(), "left over: {:?}", parser.pending());
+        assert!(
+            parser.pending().is_empty(),
+            "left over: {:?}",
+            parser.pending()
+        );
         out
     }
 
@@ -172,7 +176,10 @@ mod tests {
     #[test]
     fn rfc959_style_with_raw_middle_lines() {
         let replies = parse_all("211-Features:\r\n EPRT\r\nPASV\r\n211 End\r\n200 next\r\n");
-        assert_eq!(replies[0].lines, vec!["211-Features:", " EPRT", "PASV", "211 End"]);
+        assert_eq!(
+            replies[0].lines,
+            vec!["211-Features:", " EPRT", "PASV", "211 End"]
+        );
         assert_eq!(replies[1].summary(), "200 next");
     }
 
@@ -201,7 +208,9 @@ mod tests {
     #[test]
     fn incomplete_reply_waits_for_more() {
         let mut parser = ReplyParser::new(512);
-        parser.buffer_mut().extend_from_slice(b"211-Features:\r\n EPRT\r\n");
+        parser
+            .buffer_mut()
+            .extend_from_slice(b"211-Features:\r\n EPRT\r\n");
         assert_eq!(parser.next_reply().unwrap(), None);
         parser.buffer_mut().extend_from_slice(b"211 End\r\n");
         assert_eq!(parser.next_reply().unwrap().unwrap().code, 211);
@@ -210,8 +219,13 @@ mod tests {
     #[test]
     fn rejects_garbage_and_overlong_lines() {
         let mut parser = ReplyParser::new(64);
-        parser.buffer_mut().extend_from_slice(b"HTTP/1.1 400 Bad\r\n");
-        assert!(matches!(parser.next_reply(), Err(ReplyError::Malformed { .. })));
+        parser
+            .buffer_mut()
+            .extend_from_slice(b"HTTP/1.1 400 Bad\r\n");
+        assert!(matches!(
+            parser.next_reply(),
+            Err(ReplyError::Malformed { .. })
+        ));
         let mut parser = ReplyParser::new(16);
         parser.buffer_mut().extend_from_slice(&[b'2'; 40]);
         assert_eq!(

@@ -2,7 +2,6 @@
 //! expected`, every error of a file rather than only the first.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -10,43 +9,13 @@ use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 use super::model::{Scenario, Step};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError {
-    pub path: PathBuf,
-    /// 1-based; 0 when the error has no position (unreadable file).
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.path.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.path.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
+pub use crate::yaml::LoadError;
+use crate::yaml::without_position;
 
 /// Loads one scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, Vec<LoadError>> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
-        vec![LoadError {
-            path: path.to_owned(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-        }]
-    })?;
+    let source =
+        std::fs::read_to_string(path).map_err(|e| vec![LoadError::unreadable(path, &e)])?;
     let scenario = parse(path, &source)?;
     check_id(path, &source, &scenario)?;
     Ok(scenario)
@@ -57,34 +26,12 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<LoadError>> {
     match serde_saphyr::from_str::<Scenario>(source) {
         Ok(scenario) => Ok(scenario),
         Err(first) => {
-            let first = to_load_error(path, &first);
+            let first = LoadError::from_yaml(path, &first);
             let mut errors = other_step_errors(path, source, &first);
             errors.insert(0, first);
             errors.sort_by_key(|e| (e.line, e.column));
             Err(errors)
         }
-    }
-}
-
-fn to_load_error(path: &Path, err: &serde_saphyr::Error) -> LoadError {
-    let (line, column) = err
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    LoadError {
-        path: path.to_owned(),
-        line,
-        column,
-        message: first_line(&err.without_snippet().to_string()),
-    }
-}
-
-/// serde-saphyr's message without the location suffix it appends (we print our own).
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or(message).trim();
-    match line.rfind(" at line ") {
-        Some(cut) => line[..cut].to_string(),
-        None => line.to_string(),
     }
 }
 
@@ -116,17 +63,10 @@ fn other_step_errors(path: &Path, source: &str, first: &LoadError) -> Vec<LoadEr
                     path: path.to_owned(),
                     line: step.referenced.line(),
                     column: step.referenced.column(),
-                    message: strip_json_position(&e.to_string()),
+                    message: without_position(&e.to_string()),
                 })
         })
         .collect()
-}
-
-fn strip_json_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(cut) => message[..cut].to_string(),
-        None => message.to_string(),
-    }
 }
 
 /// The id must be the file name, so `--scenario ID` and the file agree.
@@ -202,9 +142,10 @@ expect:
 
     #[test]
     fn reports_every_bad_step() {
-        let bad = GOOD
-            .replace("  - pbsz: 0", "  - frobnicate: 0")
-            .replace("  - retr: { path: up.bin }", "  - retr: { path: up.bin, verfy: true }");
+        let bad = GOOD.replace("  - pbsz: 0", "  - frobnicate: 0").replace(
+            "  - retr: { path: up.bin }",
+            "  - retr: { path: up.bin, verfy: true }",
+        );
         let errors = parse(Path::new("bad.yaml"), &bad).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].line, 8);
@@ -214,7 +155,10 @@ expect:
 
     #[test]
     fn unknown_client_key_is_an_error() {
-        let bad = GOOD.replace("tls: { resume: false }", "tls: { resume: false, resuem: 1 }");
+        let bad = GOOD.replace(
+            "tls: { resume: false }",
+            "tls: { resume: false, resuem: 1 }",
+        );
         let errors = parse(Path::new("bad.yaml"), &bad).unwrap_err();
         assert_eq!(errors[0].line, 5, "{errors:?}");
         assert!(errors[0].message.contains("resuem"), "{}", errors[0]);

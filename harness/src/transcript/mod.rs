@@ -54,40 +54,79 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// A scenario step starts (1-based index, as the user wrote it).
-    Step { index: usize, name: String },
+    /// A scenario step starts (1-based index, as the user wrote it; 0 is connecting).
+    Step {
+        index: usize,
+        name: String,
+    },
+    /// What the harness does after the steps (say goodbye, see if the server hung up).
+    Epilogue {
+        name: String,
+    },
     Connected {
         channel: Channel,
         peer: String,
         /// "connect" (we connected) or "accept" (the server connected to our PORT listener).
         how: &'static str,
     },
-    Command { line: String },
+    Command {
+        line: String,
+    },
     /// Several commands written in one packet, before reading any reply.
-    Pipelined { lines: Vec<String> },
-    Reply { code: u16, lines: Vec<String> },
-    Tls { channel: Channel, handshake: Handshake },
-    TlsError { channel: Channel, message: String },
+    Pipelined {
+        lines: Vec<String>,
+    },
+    Reply {
+        code: u16,
+        lines: Vec<String>,
+    },
+    Tls {
+        channel: Channel,
+        handshake: Handshake,
+    },
+    TlsError {
+        channel: Channel,
+        message: String,
+    },
     /// The passive reply named another host than the control peer.
-    PasvAddress { announced: String, used: String },
+    PasvAddress {
+        announced: String,
+        used: String,
+    },
     Transferred {
         direction: Direction,
         bytes: u64,
         tls: bool,
         close_notify: bool,
     },
-    Verified { ok: bool, detail: String },
+    Verified {
+        ok: bool,
+        detail: String,
+    },
     Listing {
         entries: Vec<String>,
         tls: bool,
         close_notify: bool,
     },
     /// A TLS layer was removed (CCC).
-    TlsRemoved { channel: Channel },
-    Closed { channel: Channel, detail: String },
-    Timeout { waiting_for: String, after_ms: u64 },
-    Error { channel: Channel, message: String },
-    Note { text: String },
+    TlsRemoved {
+        channel: Channel,
+    },
+    Closed {
+        channel: Channel,
+        detail: String,
+    },
+    Timeout {
+        waiting_for: String,
+        after_ms: u64,
+    },
+    Error {
+        channel: Channel,
+        message: String,
+    },
+    Note {
+        text: String,
+    },
 }
 
 impl Event {
@@ -95,11 +134,15 @@ impl Event {
     pub fn render(&self) -> Vec<String> {
         match self {
             Event::Step { index, name } => vec![format!("-- step {index}: {name}")],
+            Event::Epilogue { name } => vec![format!("-- after the steps: {name}")],
             Event::Connected { channel, peer, how } => {
                 vec![format!("== {} {how} {peer}", channel.as_str())]
             }
             Event::Command { line } => vec![format!("C> {line}")],
-            Event::Pipelined { lines } => lines.iter().map(|l| format!("C> {l}  [pipelined]")).collect(),
+            Event::Pipelined { lines } => lines
+                .iter()
+                .map(|l| format!("C> {l}  [pipelined]"))
+                .collect(),
             Event::Reply { lines, .. } => lines.iter().map(|l| format!("S< {l}")).collect(),
             Event::Tls { channel, handshake } => vec![format!(
                 "== {} tls {} {} {} alpn={}",
@@ -149,11 +192,16 @@ impl Event {
                 entries.join(", ")
             )],
             Event::TlsRemoved { channel } => vec![format!("== {} tls removed", channel.as_str())],
-            Event::Closed { channel, detail } => vec![format!("== {} closed: {detail}", channel.as_str())],
+            Event::Closed { channel, detail } => {
+                vec![format!("== {} closed: {detail}", channel.as_str())]
+            }
             Event::Timeout {
                 waiting_for,
                 after_ms,
-            } => vec![format!("== timeout after {} waiting for {waiting_for}", fmt_ms(*after_ms))],
+            } => vec![format!(
+                "== timeout after {} waiting for {waiting_for}",
+                fmt_ms(*after_ms)
+            )],
             Event::Error { channel, message } => {
                 vec![format!("== {} error: {message}", channel.as_str())]
             }

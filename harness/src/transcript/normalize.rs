@@ -16,7 +16,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     // Secrets.
     (r"(?m)^(C> PASS) .*$", "$1 <password>"),
     // PASV reply and PORT argument: keep the host, hide the port bytes.
-    (r"\b(\d{1,3},\d{1,3},\d{1,3},\d{1,3}),\d{1,3},\d{1,3}\b", "$1,<port>"),
+    (
+        r"\b(\d{1,3},\d{1,3},\d{1,3},\d{1,3}),\d{1,3},\d{1,3}\b",
+        "$1,<port>",
+    ),
     // EPSV reply and EPRT argument.
     (r"\(\|\|\|\d+\|\)", "(|||<port>|)"),
     (r"\|([12])\|([0-9a-fA-F.:]+)\|\d+\|", "|$1|$2|<port>|"),
@@ -29,7 +32,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     // Clock times and throughput (pure-ftpd banners and 226 replies).
     (r"\b\d{1,2}:\d{2}(:\d{2})?\b", "<time>"),
     (r"\b\d+(\.\d+)? seconds\b", "<n> seconds"),
-    (r"\b\d+(\.\d+)? ([KMGkmg]?bytes) per second\b", "<n> $2 per second"),
+    (
+        r"\b\d+(\.\d+)? ([KMGkmg]?bytes) per second\b",
+        "<n> $2 per second",
+    ),
     (r"(?i)\buser number \d+\b", "user number <n>"),
 ];
 
@@ -54,7 +60,9 @@ impl Normalizer {
         extra: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, regex::Error> {
         let mut normalizer = DEFAULT.clone();
-        normalizer.rules.extend(Normalizer::with_rules(extra)?.rules);
+        normalizer
+            .rules
+            .extend(Normalizer::with_rules(extra)?.rules);
         Ok(normalizer)
     }
 

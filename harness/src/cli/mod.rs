@@ -1,0 +1,82 @@
+//! Command-line parsing and dispatch. Exit codes: 0 all as expected, 1 a scenario or cell
+//! did not behave as expected, 2 bad input or usage (one clear line, nothing run).
+
+mod check;
+mod run;
+mod serve;
+mod target;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+/// Bad input: reported as one line, exit code 2, before anything runs.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "ftps-compat",
+    version,
+    about = "FTPS server-compatibility test harness"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios against a server and print transcripts and outcomes.
+    Run(run::RunArgs),
+    /// Validate scenario files and report every error.
+    Check(check::CheckArgs),
+    /// Run one server configuration in the foreground for any client to use.
+    Serve(serve::ServeArgs),
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
+        Command::Serve(args) => serve::serve(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(UsageError(message)) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// A repository folder: `./<name>` when run from a checkout, else the one this binary was
+/// built from.
+fn repo_dir(name: &str) -> PathBuf {
+    let local = Path::new(name);
+    if local.is_dir() {
+        local.to_owned()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+    }
+}
+
+pub fn default_scenarios_dir() -> PathBuf {
+    repo_dir("scenarios")
+}
+
+pub fn servers_dir() -> PathBuf {
+    repo_dir("servers")
+}

@@ -1,0 +1,113 @@
+//! `ftps-compat run`: replays scenarios against a server and prints each transcript and
+//! outcome.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use ftps_compat::runner::{self, RunError};
+use ftps_compat::scenario::{self, Scenario};
+
+use super::{EXIT_FAILED, EXIT_OK, UsageError, default_scenarios_dir, target};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Server to test: ftp[s]://USER:PASS@HOST:PORT (the external backend).
+    #[arg(long)]
+    target: Option<String>,
+    /// Connect to the target with implicit FTPS (TLS from the first byte).
+    #[arg(long, requires = "target")]
+    implicit: bool,
+    /// PEM file with the CA(s) that signed the target's certificate.
+    #[arg(long, requires = "target")]
+    ca: Option<PathBuf>,
+    /// Scenario id (from the scenarios folder) or file; repeatable. Default: all.
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// Where scenario ids are looked up.
+    #[arg(long)]
+    scenarios_dir: Option<PathBuf>,
+}
+
+fn resolve(spec: &str, dir: &Path) -> PathBuf {
+    let as_path = Path::new(spec);
+    if as_path.is_file() || spec.ends_with(".yaml") || spec.contains('/') {
+        as_path.to_owned()
+    } else {
+        dir.join(format!("{spec}.yaml"))
+    }
+}
+
+/// Loads every requested scenario, or fails with all their errors and runs nothing.
+pub fn load_scenarios(requested: &[String], dir: &Path) -> Result<Vec<Scenario>, UsageError> {
+    let files = if requested.is_empty() {
+        scenario::scenario_files(dir).map_err(|e| UsageError(format!("{}: {e}", dir.display())))?
+    } else {
+        requested.iter().map(|s| resolve(s, dir)).collect()
+    };
+    let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
+    for file in &files {
+        if !file.is_file() {
+            errors.push(format!("{}: no such scenario file", file.display()));
+            continue;
+        }
+        match scenario::load_file(file) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => errors.extend(e.iter().map(ToString::to_string)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(UsageError(errors.join("\nerror: ")))
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<i32, UsageError> {
+    let dir = args
+        .scenarios_dir
+        .clone()
+        .unwrap_or_else(default_scenarios_dir);
+    let scenarios = load_scenarios(&args.scenarios, &dir)?;
+    let Some(target) = &args.target else {
+        return Err(UsageError(
+            "no --target given (the built-in server matrix is not available yet)".into(),
+        ));
+    };
+    let endpoint = target::endpoint(target, args.implicit, args.ca.as_deref())?;
+    for scenario in &scenarios {
+        runner::validate(scenario, &endpoint).or_else(|e| match e {
+            RunError::NotApplicable(_) => Ok(()),
+            other => Err(UsageError(other.to_string())),
+        })?;
+    }
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
+    let mut failed = 0;
+    for scenario in &scenarios {
+        println!("### {}", scenario.id);
+        match runtime.block_on(runner::run(scenario, &endpoint)) {
+            Err(RunError::NotApplicable(reason)) => println!("skipped: {reason}\n"),
+            Err(other) => return Err(UsageError(other.to_string())),
+            Ok(result) => {
+                print!("{}", result.transcript.render());
+                let as_expected = result.outcome.matches(&scenario.expect);
+                println!("outcome: {}", result.outcome);
+                println!(
+                    "expected: {:?} -> {}\n",
+                    scenario.expect,
+                    if as_expected {
+                        "as expected"
+                    } else {
+                        "NOT as expected"
+                    }
+                );
+                if !as_expected {
+                    failed += 1;
+                }
+            }
+        }
+    }
+    Ok(if failed > 0 { EXIT_FAILED } else { EXIT_OK })
+}

@@ -1,0 +1,102 @@
+//! `ftps-compat serve SERVER --profile P`: runs one server configuration in the foreground
+//! and prints how to reach it, so any client (FileZilla, curl, lftp) can be pointed at it.
+//! Ctrl-C (or SIGTERM) stops it and removes everything it created.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use ftps_compat::certs::Pki;
+use ftps_compat::servers::manifest::{Account, ServerSpec};
+use ftps_compat::servers::native;
+
+use super::{EXIT_OK, UsageError, servers_dir};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Server name (a folder of servers/).
+    server: String,
+    /// Profile of that server.
+    #[arg(long)]
+    profile: String,
+    /// Where the servers' manifests are.
+    #[arg(long)]
+    servers_dir: Option<PathBuf>,
+}
+
+pub fn serve(args: ServeArgs) -> Result<i32, UsageError> {
+    let dir = args.servers_dir.clone().unwrap_or_else(servers_dir);
+    let manifest = dir.join(&args.server).join("manifest.yaml");
+    if !manifest.is_file() {
+        return Err(UsageError(format!(
+            "unknown server {:?}: no {}",
+            args.server,
+            manifest.display()
+        )));
+    }
+    let spec = ServerSpec::load(&manifest).map_err(|e| UsageError(e.to_string()))?;
+    if !spec.profiles.contains_key(&args.profile) {
+        return Err(UsageError(format!(
+            "{} has no profile {:?}; it has: {}",
+            spec.name,
+            args.profile,
+            spec.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let account =
+        Account::load(&dir.join("account.yaml")).map_err(|e| UsageError(e.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let pki = Pki::generate().map_err(|e| UsageError(e.to_string()))?;
+        let server = native::start(&spec, &args.profile, &pki, &account)
+            .await
+            .map_err(|e| UsageError(format!("{} {}: {e}", spec.name, args.profile)))?;
+        let endpoint = &server.endpoint;
+        let (scheme, port) = match (endpoint.explicit_port, endpoint.implicit_port) {
+            (Some(port), _) => ("ftp", port),
+            (None, Some(port)) => ("ftps", port),
+            (None, None) => unreachable!("a started server has a port"),
+        };
+        let ca = server.instance_dir().join("certs/ca.crt");
+        println!(
+            "{} {} (version {}) is running",
+            spec.name, args.profile, server.version
+        );
+        println!(
+            "  url:      {scheme}://{}:{}@127.0.0.1:{port}/",
+            endpoint.user, endpoint.password
+        );
+        println!(
+            "  mode:     {}",
+            if scheme == "ftp" {
+                "explicit (AUTH TLS)"
+            } else {
+                "implicit TLS"
+            }
+        );
+        println!("  CA:       {}", ca.display());
+        println!("  banner:   {}", server.banner);
+        println!(
+            "  try:      curl --ssl-reqd --cacert {} {scheme}://{}:{}@127.0.0.1:{port}/",
+            ca.display(),
+            endpoint.user,
+            endpoint.password
+        );
+        println!("Ctrl-C stops it.");
+        wait_for_stop().await;
+        drop(server);
+        println!("stopped; instance removed");
+        Ok(EXIT_OK)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn wait_for_stop() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,426 @@
+//! Runs one scenario against one endpoint with the embedded client, and says how it ended.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use crate::client::data::{DataWork, ListingFormat};
+use crate::client::payload::Content;
+use crate::client::tls::{TlsContext, TlsKnobs, TlsSetupError, Trust};
+use crate::client::{ClientOptions, DataKnobs, Failure, Session, Timeouts};
+use crate::scenario::{Connect, Expect, Scenario, Step, Upload};
+use crate::transcript::{Event, Transcript};
+
+/// Where and as whom to connect.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub host: IpAddr,
+    pub explicit_port: Option<u16>,
+    pub implicit_port: Option<u16>,
+    /// The name the certificate is verified against (and sent as SNI).
+    pub tls_name: String,
+    pub user: String,
+    pub password: String,
+    pub trust: Trust,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Completed,
+    /// Step `step` (1-based; 0 is connecting) did not complete.
+    Failed {
+        step: usize,
+        label: String,
+        failure: Failure,
+    },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Completed => f.write_str("completed"),
+            Outcome::Failed {
+                step,
+                label,
+                failure,
+            } => write!(f, "{failure} at step {step} ({label})"),
+        }
+    }
+}
+
+impl Outcome {
+    /// Whether this is the outcome the scenario expects.
+    pub fn matches(&self, expect: &Expect) -> bool {
+        let step_ok = |want: &Option<usize>, got: usize| want.is_none_or(|w| w == got);
+        match (expect, self) {
+            (Expect::Completed, Outcome::Completed) => true,
+            (
+                Expect::Reply { code, step, text },
+                Outcome::Failed {
+                    step: got,
+                    failure: Failure::Reply { code: c, text: t },
+                    ..
+                },
+            ) => {
+                code == c
+                    && step_ok(step, *got)
+                    && text.as_ref().is_none_or(|want| t.contains(want.as_str()))
+            }
+            (
+                Expect::Timeout { step },
+                Outcome::Failed {
+                    step: got,
+                    failure: Failure::Timeout { .. },
+                    ..
+                },
+            )
+            | (
+                Expect::TlsError { step },
+                Outcome::Failed {
+                    step: got,
+                    failure: Failure::Tls(_),
+                    ..
+                },
+            )
+            | (
+                Expect::Closed { step },
+                Outcome::Failed {
+                    step: got,
+                    failure: Failure::Closed(_),
+                    ..
+                },
+            ) => step_ok(step, *got),
+            _ => false,
+        }
+    }
+}
+
+pub struct RunResult {
+    pub transcript: Transcript,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario cannot run on this endpoint (e.g. implicit on an explicit-only server).
+    #[error("{0}")]
+    NotApplicable(String),
+    #[error("scenario {scenario}: {source}")]
+    Tls {
+        scenario: String,
+        source: TlsSetupError,
+    },
+}
+
+struct Plan {
+    addr: SocketAddr,
+    implicit: bool,
+    auth: Option<String>,
+}
+
+fn plan(scenario: &Scenario, endpoint: &Endpoint) -> Result<Plan, RunError> {
+    let explicit = endpoint
+        .explicit_port
+        .map(|p| SocketAddr::new(endpoint.host, p));
+    let implicit = endpoint
+        .implicit_port
+        .map(|p| SocketAddr::new(endpoint.host, p));
+    let missing =
+        |what: &str| RunError::NotApplicable(format!("the server has no {what} FTPS listener"));
+    let auth = Some(scenario.client.auth.clone());
+    Ok(match scenario.client.connect {
+        Connect::Auto => match (explicit, implicit) {
+            (Some(addr), _) => Plan {
+                addr,
+                implicit: false,
+                auth,
+            },
+            (None, Some(addr)) => Plan {
+                addr,
+                implicit: true,
+                auth: None,
+            },
+            (None, None) => return Err(missing("")),
+        },
+        Connect::Explicit => Plan {
+            addr: explicit.ok_or_else(|| missing("explicit"))?,
+            implicit: false,
+            auth,
+        },
+        Connect::Plain => Plan {
+            addr: explicit.ok_or_else(|| missing("explicit (plain)"))?,
+            implicit: false,
+            auth: None,
+        },
+        Connect::Implicit => Plan {
+            addr: implicit.ok_or_else(|| missing("implicit"))?,
+            implicit: true,
+            auth: None,
+        },
+    })
+}
+
+/// Checks that the scenario's TLS knobs make sense, without connecting.
+pub fn validate(scenario: &Scenario, endpoint: &Endpoint) -> Result<(), RunError> {
+    tls_context(scenario, endpoint).map(|_| ())
+}
+
+fn tls_context(scenario: &Scenario, endpoint: &Endpoint) -> Result<TlsContext, RunError> {
+    let spec = &scenario.client.tls;
+    let knobs = TlsKnobs {
+        min: spec.min,
+        max: spec.max,
+        resume: spec.resume,
+        verify: spec.verify,
+        alpn: spec.alpn.clone(),
+        sni: spec.sni,
+        server_name: spec
+            .server_name
+            .clone()
+            .unwrap_or_else(|| endpoint.tls_name.clone()),
+        client_cert: spec.client_cert,
+    };
+    TlsContext::build(&knobs, &endpoint.trust).map_err(|source| RunError::Tls {
+        scenario: scenario.id.clone(),
+        source,
+    })
+}
+
+/// Runs the scenario; the transcript records everything, whatever the outcome.
+pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, RunError> {
+    let plan = plan(scenario, endpoint)?;
+    let tls = tls_context(scenario, endpoint)?;
+    let client = &scenario.client;
+    let options = ClientOptions {
+        data: DataKnobs {
+            mode: client.data.mode,
+            connect: client.data.connect,
+            tls: client.data.tls,
+            close_notify: client.data.close_notify,
+            drain: client.data.drain,
+            obey_pasv_address: client.data.obey_pasv_address,
+        },
+        timeouts: Timeouts {
+            connect: client.timeouts.connect.0,
+            reply: client.timeouts.reply.0,
+            data: client.timeouts.data.0,
+        },
+        max_line: client.max_line,
+    };
+    let connect_label = match (&plan.auth, plan.implicit) {
+        (_, true) => "connect (implicit TLS)".to_string(),
+        (Some(mechanism), false) => format!("connect + AUTH {mechanism}"),
+        (None, false) => "connect (plain)".to_string(),
+    };
+    let (mut session, connected) = Session::connect(plan.addr, plan.implicit, tls, options).await;
+    let mut transcript_head = vec![Event::Step {
+        index: 0,
+        name: connect_label.clone(),
+    }];
+    transcript_head.append(&mut session.transcript.events);
+    session.transcript.events = transcript_head;
+
+    let mut outcome = match connected {
+        Err(failure) => Some(Outcome::Failed {
+            step: 0,
+            label: connect_label.clone(),
+            failure,
+        }),
+        Ok(_) => None,
+    };
+    if outcome.is_none()
+        && let Some(mechanism) = &plan.auth
+        && let Err(failure) = session.auth(mechanism).await
+    {
+        outcome = Some(Outcome::Failed {
+            step: 0,
+            label: connect_label,
+            failure,
+        });
+    }
+
+    let mut state = RunState {
+        endpoint,
+        files: HashMap::new(),
+    };
+    if outcome.is_none() {
+        for (i, step) in scenario.steps.iter().enumerate() {
+            let index = i + 1;
+            session.transcript.push(Event::Step {
+                index,
+                name: step.label(),
+            });
+            if let Err(failure) = state.execute(&mut session, step).await {
+                outcome = Some(Outcome::Failed {
+                    step: index,
+                    label: step.label(),
+                    failure,
+                });
+                break;
+            }
+        }
+    }
+    let outcome = outcome.unwrap_or(Outcome::Completed);
+    // Say goodbye, or find out whether the server already hung up after a failure.
+    if session.is_open()
+        && !matches!(scenario.steps.last(), Some(Step::Quit) if outcome == Outcome::Completed)
+    {
+        session.transcript.push(Event::Epilogue {
+            name: "quit".into(),
+        });
+        let _ = session.quit().await;
+    }
+    Ok(RunResult {
+        transcript: session.transcript,
+        outcome,
+    })
+}
+
+struct RunState<'a> {
+    endpoint: &'a Endpoint,
+    /// What each uploaded path should contain, for verifying downloads.
+    files: HashMap<String, Content>,
+}
+
+impl RunState<'_> {
+    async fn execute(&mut self, session: &mut Session, step: &Step) -> Result<(), Failure> {
+        match step {
+            Step::Login => {
+                session
+                    .login(&self.endpoint.user, &self.endpoint.password)
+                    .await
+            }
+            Step::LoginAs(credentials) => {
+                session
+                    .login(&credentials.user, &credentials.password)
+                    .await
+            }
+            Step::Auth(mechanism) => session.auth(mechanism).await,
+            Step::Pbsz(size) => session.command_ok(&format!("PBSZ {size}")).await.map(drop),
+            Step::Prot(level) => session.prot(level).await,
+            Step::Ccc => {
+                session.command_ok("CCC").await?;
+                session.clear_control_channel().await
+            }
+            Step::Type(kind) => session.command_ok(&format!("TYPE {kind}")).await.map(drop),
+            Step::DataMode(mode) => {
+                session.options.data.mode = *mode;
+                Ok(())
+            }
+            Step::DataTls(tls) => {
+                session.options.data.tls = *tls;
+                Ok(())
+            }
+            Step::EpsvAll => session.command_ok("EPSV ALL").await.map(drop),
+            Step::List => {
+                session
+                    .transfer("LIST", DataWork::Listing(ListingFormat::Long))
+                    .await
+            }
+            Step::Nlst => {
+                session
+                    .transfer("NLST", DataWork::Listing(ListingFormat::Names))
+                    .await
+            }
+            Step::Mlsd => {
+                session
+                    .transfer("MLSD", DataWork::Listing(ListingFormat::Facts))
+                    .await
+            }
+            Step::Stor(upload) => self.upload(session, "STOR", upload).await,
+            Step::Appe(upload) => self.upload(session, "APPE", upload).await,
+            Step::Retr(download) => {
+                let offset = download.rest.unwrap_or(0);
+                if let Some(rest) = download.rest {
+                    session.command_ok(&format!("REST {rest}")).await?;
+                }
+                let expected = if download.verify {
+                    let known = self.files.get(&download.path).map(|c| c.suffix(offset));
+                    if known.is_none() {
+                        session.transcript.push(Event::Note {
+                            text: format!(
+                                "{} was not uploaded by this scenario; not verified",
+                                download.path
+                            ),
+                        });
+                    }
+                    known
+                } else {
+                    None
+                };
+                session
+                    .transfer(
+                        &format!("RETR {}", download.path),
+                        DataWork::Download(expected),
+                    )
+                    .await
+            }
+            Step::Size(path) => session.command_ok(&format!("SIZE {path}")).await.map(drop),
+            Step::Dele(path) => {
+                session.command_ok(&format!("DELE {path}")).await?;
+                self.files.remove(path);
+                Ok(())
+            }
+            Step::Mkd(path) => session.command_ok(&format!("MKD {path}")).await.map(drop),
+            Step::Rmd(path) => session.command_ok(&format!("RMD {path}")).await.map(drop),
+            Step::Cwd(path) => session.command_ok(&format!("CWD {path}")).await.map(drop),
+            Step::Pwd => session.command_ok("PWD").await.map(drop),
+            Step::Feat => session.command_ok("FEAT").await.map(drop),
+            Step::Syst => session.command_ok("SYST").await.map(drop),
+            Step::Noop => session.command_ok("NOOP").await.map(drop),
+            Step::Quit => session.quit().await,
+            Step::Raw(line) => session.command_ok(line).await.map(drop),
+            Step::Probe(line) => session.command(line).await.map(drop),
+            Step::Pipeline(lines) => {
+                session.send_pipelined(lines).await?;
+                for line in lines {
+                    let mut reply = session.read_reply().await?;
+                    while reply.is_preliminary() {
+                        reply = session.read_reply().await?;
+                    }
+                    if !reply.is_positive() {
+                        return Err(Failure::Reply {
+                            code: reply.code,
+                            text: reply.text().to_string(),
+                        });
+                    }
+                    // A client that pipelined behind AUTH still starts TLS once it gets 234.
+                    if reply.code == 234 && line.to_ascii_uppercase().starts_with("AUTH ") {
+                        session.start_tls().await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn upload(
+        &mut self,
+        session: &mut Session,
+        verb: &str,
+        upload: &Upload,
+    ) -> Result<(), Failure> {
+        let offset = upload.rest.unwrap_or(0);
+        if let Some(rest) = upload.rest {
+            session.command_ok(&format!("REST {rest}")).await?;
+        }
+        let sent = Content::payload(upload.seed, offset, upload.size.0);
+        session
+            .transfer(
+                &format!("{verb} {}", upload.path),
+                DataWork::Upload(sent.clone()),
+            )
+            .await?;
+        let previous = self.files.remove(&upload.path).unwrap_or_default();
+        let mut stored = match (verb, upload.rest) {
+            ("APPE", _) => previous,
+            (_, Some(rest)) => previous.prefix(rest),
+            (_, None) => Content::default(),
+        };
+        stored.append(sent);
+        self.files.insert(upload.path.clone(), stored);
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! `servers/<name>/manifest.yaml`: how a real server starts, reports its version, becomes
+//! ready, and which configurations (profiles, the matrix columns) it has.
+//! Adding a profile or a process-with-a-config-file server needs no Rust change.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::yaml::{self, LoadError};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    pub name: String,
+    pub about: String,
+    /// Debian packages holding the server.
+    pub package: Packages,
+    /// Path of the binary relative to the package root (`usr/sbin/vsftpd`).
+    pub binary: String,
+    pub version: VersionSpec,
+    /// Commands run before start (same placeholders as `start`).
+    #[serde(default)]
+    pub prepare: Vec<Vec<String>>,
+    /// argv of the foreground server process.
+    pub start: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+    pub readiness: Readiness,
+    /// Log files relative to the instance directory.
+    #[serde(default)]
+    pub logs: Vec<String>,
+    pub profiles: BTreeMap<String, ProfileSpec>,
+    /// The manifest's folder (templates are read from here).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Packages {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Packages {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Packages::One(name) => vec![name.clone()],
+            Packages::Many(names) => names.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    pub command: Vec<String>,
+    /// Regex; group 1 is the version.
+    pub pattern: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub template: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Readiness {
+    /// A `220 ` banner on connect (after the TLS handshake in implicit mode).
+    Banner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Explicit,
+    Implicit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    #[serde(default)]
+    pub about: String,
+    pub mode: Mode,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Why this configuration cannot exist for this build; its cells are "unsupported".
+    #[serde(default)]
+    pub unsupported: Option<String>,
+}
+
+/// The login account every real server accepts (`servers/account.yaml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub user: String,
+    pub password: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl ServerSpec {
+    pub fn load(path: &Path) -> Result<ServerSpec, LoadError> {
+        let mut spec: ServerSpec = yaml::from_file(path)?;
+        spec.dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        Ok(spec)
+    }
+}
+
+impl Account {
+    pub fn load(path: &Path) -> Result<Account, LoadError> {
+        yaml::from_file(path)
+    }
+}
+
+/// Every `servers/*/manifest.yaml`, sorted by name.
+pub fn load_all(servers_dir: &Path) -> Result<Vec<ServerSpec>, Vec<LoadError>> {
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(servers_dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    for dir in dirs {
+        let manifest = dir.join("manifest.yaml");
+        if manifest.is_file() {
+            match ServerSpec::load(&manifest) {
+                Ok(spec) => specs.push(spec),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(errors)
+    }
+}

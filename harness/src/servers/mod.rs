@@ -1,0 +1,7 @@
+//! Starting real servers: processes, ports, readiness.
+
+pub mod instance;
+pub mod manifest;
+pub mod native;
+pub mod ports;
+pub mod process;

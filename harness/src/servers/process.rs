@@ -1,0 +1,48 @@
+//! A server process in its own process group, killed with the whole group on drop, so a
+//! panicking test or an interrupted run leaves nothing behind.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+pub struct ProcessGuard {
+    child: Child,
+    name: String,
+}
+
+impl ProcessGuard {
+    /// Spawns `command` as the leader of a new process group.
+    pub fn spawn(name: &str, mut command: Command) -> io::Result<ProcessGuard> {
+        command.process_group(0);
+        let child = command.spawn()?;
+        Ok(ProcessGuard {
+            child,
+            name: name.to_string(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The exit status if the process already ended (a server that dies on a bad config).
+    pub fn try_exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        // Servers fork per session (vsftpd, ProFTPD); the group takes the children too.
+        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
