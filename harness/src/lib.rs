@@ -3,6 +3,9 @@
 
 pub mod certs;
 pub mod client;
+pub mod matrix;
+pub mod quirks;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod servers;

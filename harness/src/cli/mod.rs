@@ -2,6 +2,7 @@
 //! did not behave as expected, 2 bad input or usage (one clear line, nothing run).
 
 mod check;
+mod matrix;
 mod run;
 mod serve;
 mod target;

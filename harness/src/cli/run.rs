@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use ftps_compat::matrix::{BackendChoice, Filters};
 use ftps_compat::runner::{self, RunError};
 use ftps_compat::scenario::{self, Scenario};
 
-use super::{EXIT_FAILED, EXIT_OK, UsageError, default_scenarios_dir, target};
+use super::{EXIT_FAILED, EXIT_OK, UsageError, default_scenarios_dir, matrix, target};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -27,6 +28,27 @@ pub struct RunArgs {
     /// Where scenario ids are looked up.
     #[arg(long)]
     scenarios_dir: Option<PathBuf>,
+    /// Matrix: only servers matching these globs (repeatable).
+    #[arg(long = "servers", conflicts_with = "target")]
+    servers: Vec<String>,
+    /// Matrix: only profiles matching these globs (`explicit-*`, `vsftpd/*`).
+    #[arg(long = "profiles", conflicts_with = "target")]
+    profiles: Vec<String>,
+    /// Matrix: only scenarios matching these globs.
+    #[arg(long = "scenarios", conflicts_with = "scenarios")]
+    scenario_globs: Vec<String>,
+    /// Matrix: which backends run the real servers.
+    #[arg(long, value_enum, default_value_t = BackendChoice::All, conflicts_with = "target")]
+    backend: BackendChoice,
+    /// Matrix: cells run at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Matrix: time limit per cell, e.g. 90s.
+    #[arg(long, default_value = "120s")]
+    cell_timeout: String,
+    /// Matrix: write matrix.md, index.html, results.json and junit.xml here.
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
 }
 
 fn resolve(spec: &str, dir: &Path) -> PathBuf {
@@ -71,9 +93,19 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         .unwrap_or_else(default_scenarios_dir);
     let scenarios = load_scenarios(&args.scenarios, &dir)?;
     let Some(target) = &args.target else {
-        return Err(UsageError(
-            "no --target given (the built-in server matrix is not available yet)".into(),
-        ));
+        let filters = Filters {
+            servers: args.servers.clone(),
+            profiles: args.profiles.clone(),
+            scenarios: args.scenario_globs.clone(),
+        };
+        let options = matrix::MatrixArgs {
+            filters,
+            backend: args.backend,
+            jobs: args.jobs,
+            cell_timeout: args.cell_timeout.clone(),
+            report_dir: args.report_dir.clone(),
+        };
+        return matrix::run_matrix(scenarios, options);
     };
     let endpoint = target::endpoint(target, args.implicit, args.ca.as_deref())?;
     for scenario in &scenarios {

@@ -22,6 +22,24 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub expect: Expect,
+    /// Known server quirks that make a different outcome acceptable, and where.
+    #[serde(default)]
+    pub tolerate: Vec<Tolerance>,
+}
+
+/// "On these servers, this quirk is a known deviation, not a failure."
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerance {
+    /// A quirk id from servers/quirks.yaml.
+    pub quirk: String,
+    /// Globs over `server/profile` (e.g. `vsftpd/*`, `*/explicit-strict`); default all.
+    #[serde(default = "everywhere")]
+    pub on: Vec<String>,
+}
+
+fn everywhere() -> Vec<String> {
+    vec!["*".into()]
 }
 
 /// How the client reaches the server.

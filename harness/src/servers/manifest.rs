@@ -30,10 +30,21 @@ pub struct ServerSpec {
     /// Log files relative to the instance directory.
     #[serde(default)]
     pub logs: Vec<String>,
+    #[serde(default)]
+    pub container: ContainerSpec,
     pub profiles: BTreeMap<String, ProfileSpec>,
     /// The manifest's folder (templates are read from here).
     #[serde(skip)]
     pub dir: PathBuf,
+}
+
+/// What the container backend adds for this server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// Linux capabilities the server needs beyond Docker's default set.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

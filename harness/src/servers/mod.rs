@@ -1,5 +1,6 @@
 //! Starting real servers: processes, ports, readiness.
 
+pub mod backend;
 pub mod instance;
 pub mod manifest;
 pub mod native;

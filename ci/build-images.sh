@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# ci/build-images.sh: build the server images offline, without an image registry.
+#
+# Usage: ci/build-images.sh [--force] [SERVER...]
+#   SERVER   a directory name under servers/ (default: every server whose
+#            manifest has a `package:` line: vsftpd, pure-ftpd, proftpd)
+#   --force  rebuild an image that already exists
+#
+# For each server it makes a Debian 12 (bookworm) root filesystem with
+# mmdebstrap, with the manifest's packages installed by apt, and imports it as
+# ftps-compat/<server>:bookworm, the same tag servers/<server>/Dockerfile
+# builds where a registry is reachable. One image per server: the three
+# packages conflict (Conflicts: ftp-server).
+#
+#   mmdebstrap --variant=apt --include=<packages> bookworm <tar> <host sources file>
+#
+# Every image also gets tini as its ENTRYPOINT (PID 1). A server must not run
+# as PID 1: vsftpd's standalone listener segfaults (exit 139) when it reaps a
+# process it did not fork, which PID 1 does for every orphan.
+#
+# The mirror argument is this machine's own apt sources file (read at run time,
+# never copied into this repository). mmdebstrap leaves a copy of it in the
+# rootfs (etc/apt/sources.list.d/); a customize hook deletes it, so the image
+# carries no mirror name and has no apt sources. Another hook creates the login
+# account (servers/login-user.sh, servers/account.yaml).
+#
+# Needs: root (mmdebstrap's root mode), mmdebstrap, a Docker engine.
+# Environment:
+#   FTPS_COMPAT_CACHE         scratch space for the rootfs tarball
+#                             (default: $HOME/.cache/ftps-compat)
+#   FTPS_COMPAT_APT_SOURCES   apt sources file to use as the mirror argument
+#                             (default: /etc/apt/sources.list.d/debian.sources,
+#                             else /etc/apt/sources.list)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${FTPS_COMPAT_CACHE:-$HOME/.cache/ftps-compat}
+SUITE=bookworm
+
+say() { printf '[build-images] %s\n' "$*"; }
+die() { printf '[build-images] error: %s\n' "$*" >&2; exit 1; }
+
+force=0 wanted=()
+for a in "$@"; do
+    case "$a" in
+        --force) force=1 ;;
+        -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) die "unknown option $a (try --help)" ;;
+        *) wanted+=("$a") ;;
+    esac
+done
+
+[ "$(id -u)" -eq 0 ] || die "run as root (mmdebstrap builds the rootfs in root mode)"
+command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (ci/setup-debian.sh installs it)"
+command -v docker >/dev/null || die "docker is not installed"
+docker info >/dev/null 2>&1 || die "the Docker engine does not answer (docker info failed)"
+
+sources=${FTPS_COMPAT_APT_SOURCES:-}
+if [ -z "$sources" ]; then
+    for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+        if [ -s "$f" ]; then sources=$f; break; fi
+    done
+fi
+if [ -z "$sources" ] || [ ! -s "$sources" ]; then die "no apt sources file found; set FTPS_COMPAT_APT_SOURCES"; fi
+# Host names of the mirrors, only held in memory, to check the image is free of them.
+mapfile -t mirror_hosts < <(grep -oE '[a-z][a-z0-9+.-]*://[^/[:space:]]+' "$sources" | sed 's#.*://##; s#.*@##' | sort -u)
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+manifest_packages() { sed -n 's/^package:[[:space:]]*//p' "$1" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
+
+if [ ${#wanted[@]} -eq 0 ]; then
+    for m in "$REPO"/servers/*/manifest.yaml; do
+        [ -n "$(manifest_packages "$m")" ] && wanted+=("$(basename "$(dirname "$m")")")
+    done
+fi
+[ ${#wanted[@]} -gt 0 ] || die "no servers to build"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ftps-compat-images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$CACHE"
+
+summary=()
+for s in "${wanted[@]}"; do
+    m=$REPO/servers/$s/manifest.yaml
+    [ -f "$m" ] || die "no $m"
+    pkgs=$(manifest_packages "$m")
+    [ -n "$pkgs" ] || die "$m has no package: line"
+    include="${pkgs// /,},tini"
+    tag=ftps-compat/$s:$SUITE
+    if [ "$force" -eq 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
+        say "$tag exists, skipped (--force rebuilds)"
+        summary+=("$tag: exists, skipped")
+        continue
+    fi
+    tar=$work/$s.tar
+    old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+    log=$work/$s.mmdebstrap.log
+    say "$s: mmdebstrap --variant=apt --include=$include $SUITE (mirror argument: the host's apt sources file)"
+    start=$(now_ms)
+    # Hooks run on this host with "$1" = the rootfs directory (single quotes intended).
+    # shellcheck disable=SC2016
+    if ! mmdebstrap --variant=apt --include="$include" \
+        --customize-hook="copy-in $REPO/servers/login-user.sh $REPO/servers/account.yaml /tmp" \
+        --customize-hook='chroot "$1" sh /tmp/login-user.sh /tmp/account.yaml' \
+        --customize-hook='rm -f "$1/tmp/login-user.sh" "$1/tmp/account.yaml"' \
+        --customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package}=\${Version} ' $pkgs > $work/$s.versions" \
+        --customize-hook='rm -f "$1/etc/apt/sources.list"; find "$1/etc/apt/sources.list.d" -mindepth 1 -delete' \
+        "$SUITE" "$tar" "$sources" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "$s: mmdebstrap failed (last lines above)"
+    fi
+    built=$(now_ms)
+    versions=$(sed 's/ $//' "$work/$s.versions")
+    docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENTRYPOINT ["/usr/bin/tini", "--"]' \
+        --change 'CMD ["/bin/sh"]' \
+        --change "LABEL org.opencontainers.image.title=$tag" \
+        --change "LABEL io.ftps-compat.packages=\"$versions\"" \
+        --message "ftps-compat: mmdebstrap $SUITE + $versions" \
+        "$tar" "$tag" >/dev/null
+    rm -f "$tar"
+    end=$(now_ms)
+    # --force: drop the image this one replaces, unless something still uses it.
+    if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+        docker image rm "$old_id" >/dev/null 2>&1 || true
+    fi
+    # No mirror host name may remain in the image's configuration or state.
+    if [ ${#mirror_hosts[@]} -gt 0 ]; then
+        args=()
+        for h in "${mirror_hosts[@]}"; do args+=(-e "$h"); done
+        rc=0
+        found=$(docker run --rm --network none --entrypoint grep "$tag" -rlsF "${args[@]}" /etc /var) || rc=$?
+        if [ "$rc" -eq 0 ]; then
+            docker image rm "$tag" >/dev/null
+            die "$s: the image still names a mirror in: $(echo "$found" | xargs) (image removed)"
+        elif [ "$rc" -ne 1 ]; then
+            say "$s: warning: could not check the image for mirror names (grep exit $rc)"
+        fi
+    fi
+    say "$s: built $tag in $(secs $((end - start)))s (mmdebstrap $(secs $((built - start)))s, import $(secs $((end - built)))s): $versions"
+    summary+=("$tag: built in $(secs $((end - start)))s ($versions)")
+done
+
+say "done:"
+for l in "${summary[@]}"; do say "  $l"; done

@@ -1,0 +1,311 @@
+//! The compatibility matrix: every scenario (row) on every server configuration (column),
+//! cells run concurrently, each on its own fresh server instance, each graded.
+
+pub mod plan;
+pub mod verdict;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::certs::Pki;
+use crate::quirks::{Catalog, Quirk, QuirkMatch};
+use crate::runner::{self, Outcome, RunError};
+use crate::scenario::Scenario;
+use crate::servers::backend::{self, BackendKind};
+use crate::servers::instance::StartError;
+use crate::servers::manifest::{Account, Mode};
+use crate::transcript::normalize;
+pub use plan::{BackendChoice, Column, Filters};
+pub use verdict::{Decisive, Verdict};
+
+/// How long a server gets to start.
+const START_LIMIT: Duration = Duration::from_secs(60);
+/// Log excerpt kept for passing cells (failing ones keep more, see backend).
+const PASS_LOG: usize = 4 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct MatrixConfig {
+    pub jobs: usize,
+    pub cell_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnInfo {
+    pub id: String,
+    pub server: String,
+    pub profile: String,
+    pub backend: BackendKind,
+    pub mode: Option<Mode>,
+    pub version: Option<String>,
+    pub about: String,
+    pub unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    pub id: String,
+    pub about: String,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CellResult {
+    /// `server/profile`.
+    pub column: String,
+    pub backend: BackendKind,
+    pub scenario: String,
+    pub verdict: Verdict,
+    pub quirks: Vec<QuirkMatch>,
+    pub decisive: Option<Decisive>,
+    pub reason: String,
+    pub outcome: Option<Outcome>,
+    pub duration_ms: u64,
+    /// The normalized transcript.
+    pub transcript: String,
+    pub log_excerpt: String,
+}
+
+impl CellResult {
+    /// `server/profile::scenario`, the trial name under `cargo test`.
+    pub fn name(&self) -> String {
+        format!("{}::{}", self.column, self.scenario)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixResults {
+    pub harness_version: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub host: HostInfo,
+    pub columns: Vec<ColumnInfo>,
+    pub scenarios: Vec<ScenarioInfo>,
+    pub cells: Vec<CellResult>,
+    /// The catalog entries, for explanations and workarounds.
+    pub quirks: Vec<Quirk>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    pub os: String,
+    pub cores: usize,
+    pub jobs: usize,
+}
+
+impl MatrixResults {
+    pub fn cell(&self, column: &str, backend: BackendKind, scenario: &str) -> Option<&CellResult> {
+        self.cells
+            .iter()
+            .find(|c| c.column == column && c.backend == backend && c.scenario == scenario)
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_string())
+}
+
+/// Everything one cell needs, shared by all cells.
+struct Shared {
+    pki: Pki,
+    account: Account,
+    catalog: Arc<Catalog>,
+    config: MatrixConfig,
+}
+
+/// Runs every cell; `progress` sees each result as it completes.
+pub async fn run(
+    columns: Vec<Column>,
+    scenarios: Vec<Scenario>,
+    catalog: Arc<Catalog>,
+    account: Account,
+    config: MatrixConfig,
+    progress: impl Fn(&CellResult),
+) -> Result<MatrixResults, crate::certs::CertError> {
+    let started_at = now_rfc3339();
+    let clock = Instant::now();
+    let shared = Arc::new(Shared {
+        pki: Pki::generate()?,
+        account,
+        catalog: catalog.clone(),
+        config: config.clone(),
+    });
+    let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
+    let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut names = Vec::new();
+    for column in &columns {
+        for scenario in &scenarios {
+            let (column, scenario, shared, permits) =
+                (column.clone(), scenario.clone(), shared.clone(), permits.clone());
+            names.push((column.id(), column.backend, scenario.id.clone()));
+            let index = names.len() - 1;
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("semaphore open");
+                (index, run_cell(&column, &scenario, &shared).await)
+            });
+        }
+    }
+    let mut cells: Vec<Option<CellResult>> = vec![None; names.len()];
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, cell)) => {
+                progress(&cell);
+                cells[index] = Some(cell);
+            }
+            // A panicking cell is an error of the harness; its server guard already ran.
+            Err(e) => {
+                let message = if e.is_panic() { "the harness panicked in this cell" } else { "cell cancelled" };
+                eprintln!("{message}: {e}");
+            }
+        }
+    }
+    let cells: Vec<CellResult> = cells
+        .into_iter()
+        .zip(names)
+        .map(|(cell, (column, backend, scenario))| {
+            cell.unwrap_or_else(|| CellResult {
+                column,
+                backend,
+                scenario,
+                verdict: Verdict::Error,
+                quirks: Vec::new(),
+                decisive: None,
+                reason: "the harness panicked in this cell".into(),
+                outcome: None,
+                duration_ms: 0,
+                transcript: String::new(),
+                log_excerpt: String::new(),
+            })
+        })
+        .collect();
+    Ok(MatrixResults {
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        duration_ms: clock.elapsed().as_millis() as u64,
+        host: HostInfo {
+            os: os_name(),
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            jobs: config.jobs,
+        },
+        columns: columns
+            .iter()
+            .map(|c| ColumnInfo {
+                id: c.id(),
+                server: c.server.clone(),
+                profile: c.profile.clone(),
+                backend: c.backend,
+                mode: c.mode,
+                version: c.version.clone(),
+                about: c.about.clone(),
+                unavailable: c.unavailable.clone(),
+            })
+            .collect(),
+        scenarios: scenarios
+            .iter()
+            .map(|s| ScenarioInfo {
+                id: s.id.clone(),
+                about: s.about.trim().to_string(),
+                reference: s.reference.clone(),
+            })
+            .collect(),
+        cells,
+        quirks: catalog.quirks.clone(),
+    })
+}
+
+async fn run_cell(column: &Column, scenario: &Scenario, shared: &Shared) -> CellResult {
+    let clock = Instant::now();
+    let mut cell = CellResult {
+        column: column.id(),
+        backend: column.backend,
+        scenario: scenario.id.clone(),
+        verdict: Verdict::Skipped,
+        quirks: Vec::new(),
+        decisive: None,
+        reason: String::new(),
+        outcome: None,
+        duration_ms: 0,
+        transcript: String::new(),
+        log_excerpt: String::new(),
+    };
+    if let Some(reason) = &column.unavailable {
+        cell.reason = reason.clone();
+        return cell;
+    }
+    let started = tokio::time::timeout(
+        START_LIMIT,
+        backend::start(&column.source, &column.profile, &shared.pki, &shared.account),
+    )
+    .await;
+    let running = match started {
+        Ok(Ok(running)) => running,
+        Ok(Err(StartError::Unsupported(reason))) => {
+            cell.reason = reason;
+            return cell;
+        }
+        Ok(Err(e)) => {
+            cell.verdict = Verdict::Error;
+            cell.reason = format!("the server did not start: {e}");
+            return cell;
+        }
+        Err(_) => {
+            cell.verdict = Verdict::Error;
+            cell.reason = format!("the server did not start within {START_LIMIT:?}");
+            return cell;
+        }
+    };
+    let result = tokio::time::timeout(
+        shared.config.cell_timeout,
+        runner::run(scenario, &running.endpoint),
+    )
+    .await;
+    match result {
+        Err(_) => {
+            cell.verdict = Verdict::Error;
+            cell.reason = format!("the cell did not finish within {:?}", shared.config.cell_timeout);
+        }
+        Ok(Err(RunError::NotApplicable(reason))) => {
+            cell.reason = format!("not applicable: {reason}");
+        }
+        Ok(Err(e)) => {
+            cell.verdict = Verdict::Error;
+            cell.reason = e.to_string();
+        }
+        Ok(Ok(run)) => {
+            let graded =
+                verdict::grade(scenario, &column.id(), &run.outcome, &run.transcript, &shared.catalog);
+            cell.verdict = graded.verdict;
+            cell.quirks = graded.quirks;
+            cell.decisive = graded.decisive;
+            cell.reason = graded.reason;
+            cell.outcome = Some(run.outcome);
+            cell.transcript = normalize(&run.transcript.render());
+        }
+    }
+    let mut log = running.log_excerpt();
+    if cell.verdict == Verdict::Pass && log.len() > PASS_LOG {
+        let cut = log.len() - PASS_LOG;
+        let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(log.len());
+        log = format!("[...]\n{}", &log[cut..]);
+    }
+    cell.log_excerpt = normalize(&log);
+    running.stop().await;
+    cell.duration_ms = clock.elapsed().as_millis() as u64;
+    cell
+}
