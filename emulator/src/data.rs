@@ -157,9 +157,7 @@ impl DataChannel {
                 match self.next_event().await {
                     Some(ev) => self.apply(ev),
                     None => {
-                        return Some(Err(DataFailure::ConnectFailed(
-                            "data task ended".into(),
-                        )));
+                        return Some(Err(DataFailure::ConnectFailed("data task ended".into())));
                     }
                 }
             }
@@ -216,7 +214,8 @@ async fn active_task(
     let tcp = match timeout(limit, connect).await {
         Ok(Ok(tcp)) => tcp,
         Ok(Err(e)) => {
-            ctx.log.line(format!("active connect to {target} failed: {e}"));
+            ctx.log
+                .line(format!("active connect to {target} failed: {e}"));
             let _ = tx
                 .send(DataEvent::Ready(Err(DataFailure::ConnectFailed(
                     describe_io(&e),
@@ -243,11 +242,7 @@ async fn active_task(
 
 /// Apply the session's current data policy to a fresh data connection.
 async fn establish(tcp: TcpStream, ctx: &DataCtx) -> Result<MaybeTls, DataFailure> {
-    let policy = ctx
-        .policy
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let policy = ctx.policy.lock().unwrap_or_else(|e| e.into_inner()).clone();
     match policy {
         Policy::Clear => {
             ctx.log.line("data connection in clear (no TLS expected)");
@@ -283,18 +278,17 @@ async fn establish(tcp: TcpStream, ctx: &DataCtx) -> Result<MaybeTls, DataFailur
                     .line("refused: data TLS session did not resume the control session");
                 return Err(DataFailure::NotResumed);
             }
-            if ctx.resumption.must_match_control && hs.resumed && hs.owner != Some(ctx.control_id)
-            {
+            if ctx.resumption.must_match_control && hs.resumed && hs.owner != Some(ctx.control_id) {
                 ctx.log
                     .line("refused: data TLS session belongs to another control connection");
                 return Err(DataFailure::NotResumed);
             }
-            if let Some(required) = alpn_required {
-                if hs.alpn.as_deref() != Some(required.as_str()) {
-                    ctx.log
-                        .line(format!("refused: data ALPN is not {required}"));
-                    return Err(DataFailure::AlpnWrong);
-                }
+            if let Some(required) = alpn_required
+                && hs.alpn.as_deref() != Some(required.as_str())
+            {
+                ctx.log
+                    .line(format!("refused: data ALPN is not {required}"));
+                return Err(DataFailure::AlpnWrong);
             }
             Ok(MaybeTls::Tls(Box::new(stream)))
         }

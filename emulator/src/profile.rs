@@ -392,13 +392,15 @@ impl Profile {
                 path: path.to_owned(),
                 line,
                 column,
-                message: first_line(&e.to_string()),
+                message: clean_message(&e.to_string(), line, column),
             }
         })?;
-        profile.validate().map_err(|message| ProfileError::Invalid {
-            path: path.to_owned(),
-            message,
-        })?;
+        profile
+            .validate()
+            .map_err(|message| ProfileError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?;
         Ok(profile)
     }
 
@@ -607,8 +609,13 @@ fn check_reply(what: &str, text: &str, last: bool) -> Result<(), String> {
     }
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().trim().to_owned()
+/// serde-saphyr's first line, without the `error: line L column C:` it starts with
+/// (our error type prints the location itself).
+fn clean_message(s: &str, line: u64, column: u64) -> String {
+    let first = s.lines().next().unwrap_or_default().trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let location = format!("line {line} column {column}: ");
+    first.strip_prefix(&location).unwrap_or(first).to_owned()
 }
 
 /// Fill `{name}` placeholders. Unknown names stay as they are.
@@ -665,11 +672,7 @@ mod tests {
     fn unknown_key_is_rejected_with_line_and_column() {
         let good = std::fs::read_to_string(profiles_dir().join("fz-0.9.yaml")).unwrap();
         // An unknown key nested in `data`, on a known line.
-        let bad = good.replacen(
-            "data:\n",
-            "data:\n  force_everything: true\n",
-            1,
-        );
+        let bad = good.replacen("data:\n", "data:\n  force_everything: true\n", 1);
         let line = bad
             .lines()
             .position(|l| l.contains("force_everything"))
@@ -701,7 +704,10 @@ mod tests {
         let good = std::fs::read_to_string(profiles_dir().join("fz-1.x.yaml")).unwrap();
         let bad = good.replacen("tls13_tickets: ", "tls13_tickets: many # ", 1);
         let err = Profile::parse(Path::new("p.yaml"), &bad).unwrap_err();
-        assert!(matches!(err, ProfileError::Parse { line, .. } if line > 0), "{err}");
+        assert!(
+            matches!(err, ProfileError::Parse { line, .. } if line > 0),
+            "{err}"
+        );
     }
 
     #[test]

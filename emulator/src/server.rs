@@ -136,11 +136,10 @@ async fn accept_loop(
         tokio::select! {
             _ = stop.changed() => break,
             Some(done) = sessions.join_next(), if !sessions.is_empty() => {
-                if let Err(e) = done {
-                    if e.is_panic() {
+                if let Err(e) = done
+                    && e.is_panic() {
                         shared.log.push(format!("[server] a session panicked: {e}"));
                     }
-                }
             }
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {

@@ -14,7 +14,7 @@ use crate::data::{self, DataChannel, DataCtx, DataEvent, DataFailure, Policy, Tr
 use crate::fs::{self, ListFormat, PathError};
 use crate::log::Logger;
 use crate::profile::{
-    CommandFlag, Dialect, EarlyFailure, EpsvAll, Enforcement, PreliminaryTiming, Profile, Prot,
+    CommandFlag, Dialect, EarlyFailure, Enforcement, EpsvAll, PreliminaryTiming, Profile, Prot,
     ProtC, Timeout, render,
 };
 use crate::server::Shared;
@@ -34,7 +34,13 @@ pub(crate) enum Listener {
     Implicit,
 }
 
-pub(crate) async fn run(sh: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, kind: Listener, id: u64) {
+pub(crate) async fn run(
+    sh: Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    kind: Listener,
+    id: u64,
+) {
     let log = sh.log.scoped(format!("c{id}"));
     let local = match tcp.local_addr() {
         Ok(a) => a,
@@ -304,9 +310,8 @@ impl Session {
                 self.reply(text).await
             }
             EarlyFailure::Forget => {
-                self.log.line(
-                    "data connection failed before its transfer command; data setup dropped",
-                );
+                self.log
+                    .line("data connection failed before its transfer command; data setup dropped");
                 Ok(())
             }
         }
@@ -337,18 +342,19 @@ impl Session {
         if self.profile().dialect == Dialect::Fz1 && code != b'1' && code != b'3' {
             self.rest = 0;
         }
-        if let Some(limit) = self.profile().control.prelogin_5xx_limit {
-            if !self.logged_in {
-                if code == b'5' {
-                    self.prelogin_failures += 1;
-                    if self.prelogin_failures >= limit {
-                        self.log
-                            .line(format!("{limit} consecutive 5xx replies before login: closing"));
-                        self.closing = true;
-                    }
-                } else {
-                    self.prelogin_failures = 0;
+        if let Some(limit) = self.profile().control.prelogin_5xx_limit
+            && !self.logged_in
+        {
+            if code == b'5' {
+                self.prelogin_failures += 1;
+                if self.prelogin_failures >= limit {
+                    self.log.line(format!(
+                        "{limit} consecutive 5xx replies before login: closing"
+                    ));
+                    self.closing = true;
                 }
+            } else {
+                self.prelogin_failures = 0;
             }
         }
     }
@@ -376,8 +382,7 @@ impl Session {
                 true
             }
             Ok(Err(e)) => {
-                self.log
-                    .line(format!("control TLS handshake failed: {e}"));
+                self.log.line(format!("control TLS handshake failed: {e}"));
                 self.closing = true;
                 false
             }
@@ -419,8 +424,7 @@ impl Session {
                     alpn_required: None,
                 },
             }
-        } else if self.profile().data.unprotected_transfer == Enforcement::RefusedAfterPreliminary
-        {
+        } else if self.profile().data.unprotected_transfer == Enforcement::RefusedAfterPreliminary {
             Policy::RejectProtC
         } else {
             Policy::Clear
@@ -604,10 +608,11 @@ impl Session {
     async fn cmd_user(&mut self, arg: &str) -> io::Result<()> {
         let sh = Arc::clone(&self.sh);
         let r = &sh.profile.replies;
-        if sh.profile.control.tls_required && !self.secure {
-            if let Some(text) = &r.user_needs_tls {
-                return self.reply(text.clone()).await;
-            }
+        if sh.profile.control.tls_required
+            && !self.secure
+            && let Some(text) = &r.user_needs_tls
+        {
+            return self.reply(text.clone()).await;
         }
         if self.logged_in {
             match &r.user_when_logged_in {
@@ -717,8 +722,9 @@ impl Session {
         let up = arg.to_uppercase();
         let level = match sh.profile.dialect {
             Dialect::Fz09 => matches!(up.as_str(), "C" | "P" | "S" | "E").then(|| up.clone()),
-            Dialect::Fz1 => (up.chars().count() == 1 && "CPSE".contains(up.as_str()))
-                .then(|| up.clone()),
+            Dialect::Fz1 => {
+                (up.chars().count() == 1 && "CPSE".contains(up.as_str())).then(|| up.clone())
+            }
         };
         match level.as_deref() {
             Some("C") if sh.profile.data.prot_c == ProtC::Refused => {
@@ -784,11 +790,11 @@ impl Session {
         let Some(arg) = self.unquote(arg) else {
             return self.reply(r.missing_argument.clone()).await;
         };
-        if arg.is_empty() {
-            if let Some(t) = &r.cwd_empty {
-                let dir = self.cwd.clone();
-                return self.reply(render(t, &[("dir", &dir)])).await;
-            }
+        if arg.is_empty()
+            && let Some(t) = &r.cwd_empty
+        {
+            let dir = self.cwd.clone();
+            return self.reply(render(t, &[("dir", &dir)])).await;
         }
         let target = fs::resolve(&self.cwd, &arg)
             .ok()
@@ -811,7 +817,9 @@ impl Session {
     /// Resolve a path argument; the error is the reply to send.
     fn path(&self, arg: &str) -> Result<(String, PathBuf), String> {
         let r = &self.profile().replies;
-        let arg = self.unquote(arg).ok_or_else(|| r.missing_argument.clone())?;
+        let arg = self
+            .unquote(arg)
+            .ok_or_else(|| r.missing_argument.clone())?;
         match fs::resolve(&self.cwd, &arg) {
             Ok(v) => {
                 let real = fs::real(&self.root, &v);
@@ -935,10 +943,8 @@ impl Session {
     async fn cmd_pasv(&mut self, extended: bool, arg: &str) -> io::Result<()> {
         let sh = Arc::clone(&self.sh);
         let r = &sh.profile.replies;
-        if !extended {
-            if let Some(done) = self.epsv_all_refuses("PASV").await {
-                return done;
-            }
+        if !extended && let Some(done) = self.epsv_all_refuses("PASV").await {
+            return done;
         }
         if extended && sh.profile.data.epsv_all == EpsvAll::Restrict {
             if arg.eq_ignore_ascii_case("ALL") {
@@ -1014,11 +1020,10 @@ impl Session {
         // Loopback only, always; 0.9 also wants exactly the control peer's address.
         let strict = sh.profile.dialect == Dialect::Fz09 && sh.profile.data.check_data_ip;
         if !target.ip().is_loopback() || (strict && target.ip() != self.peer.ip()) {
-            self.log
-                .line(format!("refused {name} target {target}: not the control peer / not loopback"));
-            return self
-                .reply(render(&r.port_refused, &[("cmd", name)]))
-                .await;
+            self.log.line(format!(
+                "refused {name} target {target}: not the control peer / not loopback"
+            ));
+            return self.reply(render(&r.port_refused, &[("cmd", name)])).await;
         }
         self.reset_data();
         self.data = Some(DataSetup::Active(target));
@@ -1040,11 +1045,9 @@ impl Session {
             _ => pending,
         };
         let mut text = render(template, &[("path", path)]);
-        if let (Some(suffix), false, true) = (
-            &pr.rest_suffix,
-            matches!(kind, Kind::List(_)),
-            offset > 0,
-        ) {
+        if let (Some(suffix), false, true) =
+            (&pr.rest_suffix, matches!(kind, Kind::List(_)), offset > 0)
+        {
             text.push_str(&render(suffix, &[("offset", &offset.to_string())]));
         }
         text
@@ -1113,7 +1116,10 @@ impl Session {
                 if !parent_ok || real.is_dir() {
                     return Err(r.stor_fail.clone());
                 }
-                let existing = tokio::fs::metadata(&real).await.map(|m| m.len()).unwrap_or(0);
+                let existing = tokio::fs::metadata(&real)
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(0);
                 let (append, offset) = match kind {
                     Kind::Appe if self.profile().data.appe_restart_offset => (true, existing),
                     Kind::Appe => (true, 0),
@@ -1232,17 +1238,16 @@ impl Session {
                 data::close(stream, CLOSE_TIMEOUT).await;
                 self.log
                     .line(format!("transfer of {vpath} done: {n} bytes"));
-                self.reply(render(&r.transfer_ok, &[("path", &vpath)])).await
+                self.reply(render(&r.transfer_ok, &[("path", &vpath)]))
+                    .await
             }
             Err(TransferError::Timeout) => {
-                self.log
-                    .line(format!("transfer of {vpath} stalled"));
+                self.log.line(format!("transfer of {vpath} stalled"));
                 drop(stream);
                 self.fire_timeout(&t.transfer_idle, &vpath).await
             }
             Err(TransferError::Net(e)) => {
-                self.log
-                    .line(format!("transfer of {vpath} aborted: {e}"));
+                self.log.line(format!("transfer of {vpath} aborted: {e}"));
                 let reason = data::describe_io(&e);
                 self.reply(render(
                     &r.transfer_aborted,
@@ -1339,7 +1344,13 @@ mod tests {
         ));
         assert!(matches!(parse_eprt("|2|::1|2000|"), Ok(a) if a.is_ipv6()));
         assert!(matches!(parse_eprt("|3|x|1|"), Err(EprtError::Protocol)));
-        assert!(matches!(parse_eprt("1|127.0.0.1|2000|"), Err(EprtError::Syntax)));
-        assert!(matches!(parse_eprt("|1|127.0.0.1|0|"), Err(EprtError::Syntax)));
+        assert!(matches!(
+            parse_eprt("1|127.0.0.1|2000|"),
+            Err(EprtError::Syntax)
+        ));
+        assert!(matches!(
+            parse_eprt("|1|127.0.0.1|0|"),
+            Err(EprtError::Syntax)
+        ));
     }
 }

@@ -22,7 +22,10 @@ impl MaybeTls {
 }
 
 fn gone() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "stream taken for a TLS upgrade")
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "stream taken for a TLS upgrade",
+    )
 }
 
 impl AsyncRead for MaybeTls {

@@ -6,7 +6,7 @@ use common::*;
 
 /// Upload, download and list in one curl run (one control connection, so one session root),
 /// then check the content and that the data connections resumed this control session.
-async fn happy_path(profile_id: &str, implicit: bool, extra: &[&str]) {
+async fn happy_path(profile_id: &str, implicit: bool, extra: &[&str], version: &str) {
     let env = Env::start(profile(profile_id)).await;
     let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let up = env.dir.path().join("up.bin");
@@ -23,20 +23,37 @@ async fn happy_path(profile_id: &str, implicit: bool, extra: &[&str]) {
     }
     common.extend(extra.iter().map(|s| s.to_string()));
     let mut args = common.clone();
-    args.extend(["-T".into(), up.display().to_string(), format!("{base}/up.bin")]);
+    args.extend([
+        "-T".into(),
+        up.display().to_string(),
+        format!("{base}/up.bin"),
+    ]);
     args.push("--next".into());
     args.extend(common.clone());
-    args.extend(["-o".into(), down.display().to_string(), format!("{base}/up.bin")]);
+    args.extend([
+        "-o".into(),
+        down.display().to_string(),
+        format!("{base}/up.bin"),
+    ]);
     args.push("--next".into());
     args.extend(common);
     args.push(format!("{base}/"));
     let run = curl(&args).await;
-    let what = format!("{profile_id} {}", if implicit { "implicit" } else { "explicit" });
+    let what = format!(
+        "{profile_id} {}",
+        if implicit { "implicit" } else { "explicit" }
+    );
     expect_curl(&run, true, &what);
 
-    assert_eq!(std::fs::read(&down).unwrap(), payload, "{what}: download differs");
+    assert_eq!(
+        std::fs::read(&down).unwrap(),
+        payload,
+        "{what}: download differs"
+    );
     assert!(
-        run.stdout.lines().any(|l| l.ends_with(" up.bin") && l.contains(" 300000 ")),
+        run.stdout
+            .lines()
+            .any(|l| l.ends_with(" up.bin") && l.contains(" 300000 ")),
         "{what}: listing lacks up.bin:\n{}",
         run.stdout
     );
@@ -49,30 +66,50 @@ async fn happy_path(profile_id: &str, implicit: bool, extra: &[&str]) {
     let resumed = log
         .matches("resumed (this control connection's session)")
         .count();
-    assert!(resumed >= 3, "{what}: {resumed} resumed data handshakes\n{log}");
-    assert!(!log.contains("refused"), "{what}: unexpected refusal\n{log}");
+    assert!(
+        resumed >= 3,
+        "{what}: {resumed} resumed data handshakes\n{log}"
+    );
+    assert!(
+        !log.contains("refused"),
+        "{what}: unexpected refusal\n{log}"
+    );
+    assert!(
+        log.contains(&format!("control TLS {version}"))
+            && log.contains(&format!("data TLS {version}")),
+        "{what}: expected {version}\n{log}"
+    );
     env.emu.shutdown().await;
+}
+
+/// The 0.9 profiles speak TLS 1.2 only (see the profile files), 1.x prefers 1.3.
+fn default_version(profile_id: &str) -> &'static str {
+    if profile_id == "fz-1.x" {
+        "TLSv1.3"
+    } else {
+        "TLSv1.2"
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explicit_happy_path_on_every_profile() {
     for id in PROFILES {
-        happy_path(id, false, &[]).await;
+        happy_path(id, false, &[], default_version(id)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn implicit_happy_path_on_every_profile() {
     for id in PROFILES {
-        happy_path(id, true, &[]).await;
+        happy_path(id, true, &[], default_version(id)).await;
     }
 }
 
 /// TLS 1.2 resumption on fz-1.x (which also speaks 1.3). OpenSSL resumes with a ticket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls12_only_reuse_works() {
-    happy_path("fz-1.x", false, &["--tls-max", "1.2"]).await;
-    happy_path("fz-1.x", true, &["--tls-max", "1.2"]).await;
+    happy_path("fz-1.x", false, &["--tls-max", "1.2"], "TLSv1.2").await;
+    happy_path("fz-1.x", true, &["--tls-max", "1.2"], "TLSv1.2").await;
 }
 
 /// Replies that may carry the refusal when curl's data connection does not resume.
@@ -85,14 +122,17 @@ async fn tls12_only_reuse_works() {
 ///   first.` (server-quirks.md line 190, derived). With TLS 1.3 the server sees the client's
 ///   Finished only after curl may already have sent the command, so which of the two 425s
 ///   curl gets depends on timing, as with the real server.
-/// The after-the-150 path is pinned down by `rustls_client.rs`.
+///
+/// The after-the-150 path is pinned down by `session_reuse.rs`.
 fn reuse_refusals(profile_id: &str) -> &'static [&'static str] {
     match profile_id {
         "fz-1.x" => &[
             "425 Unable to build data connection: TLS session of data connection not resumed.",
             "425 Use PORT, PASV or EPSV first.",
         ],
-        _ => &["450 TLS session of data connection has not resumed or the session does not match the control connection"],
+        _ => &[
+            "450 TLS session of data connection has not resumed or the session does not match the control connection",
+        ],
     }
 }
 
@@ -104,12 +144,22 @@ async fn no_sessionid_gets_the_reuse_refusal() {
             let up = env.dir.path().join("small.txt");
             std::fs::write(&up, b"hello\n").unwrap();
             let mut args = env.curl_base();
-            args.extend(["--no-sessionid".into(), "-T".into(), up.display().to_string()]);
+            args.extend([
+                "--no-sessionid".into(),
+                "-T".into(),
+                up.display().to_string(),
+            ]);
             let url = if implicit {
-                format!("ftps://127.0.0.1:{}/small.txt", env.emu.implicit_addr().port())
+                format!(
+                    "ftps://127.0.0.1:{}/small.txt",
+                    env.emu.implicit_addr().port()
+                )
             } else {
                 args.push("--ssl-reqd".into());
-                format!("ftp://127.0.0.1:{}/small.txt", env.emu.explicit_addr().port())
+                format!(
+                    "ftp://127.0.0.1:{}/small.txt",
+                    env.emu.explicit_addr().port()
+                )
             };
             args.push(url);
             let run = curl(&args).await;
@@ -155,7 +205,8 @@ async fn tls12_session_ids_bind_to_the_control_connection() {
     expect_curl(&run, true, "session IDs");
     let log = env.log_text();
     assert!(
-        log.contains("data TLS TLSv1.2") && log.contains("resumed (this control connection's session)"),
+        log.contains("data TLS TLSv1.2")
+            && log.contains("resumed (this control connection's session)"),
         "{log}"
     );
     env.emu.shutdown().await;

@@ -243,7 +243,10 @@ pub struct Ftp {
 impl Ftp {
     /// Connect in clear and read the banner.
     pub async fn connect(addr: SocketAddr) -> (Ftp, String) {
-        let tcp = timeout(STEP, TcpStream::connect(addr)).await.unwrap().unwrap();
+        let tcp = timeout(STEP, TcpStream::connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
         let mut ftp = Ftp {
             conn: Conn::Plain(tcp),
             buf: Vec::new(),
@@ -254,7 +257,10 @@ impl Ftp {
 
     /// Implicit FTPS: TLS first, then the banner.
     pub async fn connect_implicit(addr: SocketAddr, cfg: Arc<ClientConfig>) -> (Ftp, String) {
-        let tcp = timeout(STEP, TcpStream::connect(addr)).await.unwrap().unwrap();
+        let tcp = timeout(STEP, TcpStream::connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
         let tls = timeout(
             STEP,
             tokio_rustls::TlsConnector::from(cfg).connect(server_name(), tcp),
@@ -290,7 +296,9 @@ impl Ftp {
             };
             let done = match lines.first() {
                 None => line.len() >= 4 && line.as_bytes()[3] == b' ',
-                Some(first) => line.len() >= 4 && line[..3] == first[..3] && line.as_bytes()[3] == b' ',
+                Some(first) => {
+                    line.len() >= 4 && line[..3] == first[..3] && line.as_bytes()[3] == b' '
+                }
             };
             lines.push(line);
             if done {
@@ -320,6 +328,8 @@ impl Ftp {
             .write_all(format!("{line}\r\n").as_bytes())
             .await
             .unwrap();
+        // tokio-rustls may hold the record back until a flush.
+        self.conn.flush().await.unwrap();
     }
 
     pub async fn cmd(&mut self, line: &str) -> String {

@@ -4,15 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use ftps_compat::matrix::{self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixResults, Verdict};
-use ftps_compat::quirks::Catalog;
 use ftps_compat::scenario::{Dur, Scenario};
-use ftps_compat::servers::manifest::Account;
 
 use super::{EXIT_FAILED, EXIT_OK, UsageError, servers_dir};
 
@@ -28,40 +25,6 @@ fn parse_duration(text: &str) -> Result<Duration, UsageError> {
     serde_saphyr::from_str::<Dur>(text)
         .map(|d| d.0)
         .map_err(|_| UsageError(format!("--cell-timeout {text:?}: expected a duration like 90s or 2m")))
-}
-
-/// Everything the matrix needs from the repository, loaded and checked before any cell runs.
-pub struct Inputs {
-    pub columns: Vec<matrix::Column>,
-    pub scenarios: Vec<Scenario>,
-    pub catalog: Arc<Catalog>,
-    pub account: Account,
-}
-
-pub fn load_inputs(scenarios: Vec<Scenario>, filters: &Filters, backend: BackendChoice) -> Result<Inputs, UsageError> {
-    let dir = servers_dir();
-    let catalog = Catalog::load(&dir.join("quirks.yaml")).map_err(|e| UsageError(e.to_string()))?;
-    let account = Account::load(&dir.join("account.yaml")).map_err(|e| UsageError(e.to_string()))?;
-    let columns = matrix::plan::columns(&dir, backend).map_err(UsageError)?;
-    let columns = filters.apply_columns(columns).map_err(UsageError)?;
-    let scenarios = filters.apply_scenarios(scenarios).map_err(UsageError)?;
-    if columns.is_empty() {
-        return Err(UsageError("no server profile matches --servers/--profiles".into()));
-    }
-    if scenarios.is_empty() {
-        return Err(UsageError("no scenario matches --scenarios".into()));
-    }
-    for scenario in &scenarios {
-        for tolerance in &scenario.tolerate {
-            if catalog.get(&tolerance.quirk).is_none() {
-                return Err(UsageError(format!(
-                    "scenario {}: tolerates unknown quirk {:?} (not in servers/quirks.yaml)",
-                    scenario.id, tolerance.quirk
-                )));
-            }
-        }
-    }
-    Ok(Inputs { columns, scenarios, catalog: Arc::new(catalog), account })
 }
 
 fn plain_output() -> bool {
@@ -80,7 +43,8 @@ fn cell_line(cell: &CellResult) -> String {
 
 pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, UsageError> {
     let cell_timeout = parse_duration(&args.cell_timeout)?;
-    let inputs = load_inputs(scenarios, &args.filters, args.backend)?;
+    let inputs = matrix::Inputs::load(&servers_dir(), scenarios, &args.filters, args.backend)
+        .map_err(UsageError)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

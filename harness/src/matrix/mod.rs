@@ -19,7 +19,7 @@ use crate::servers::backend::{self, BackendKind};
 use crate::servers::instance::StartError;
 use crate::servers::manifest::{Account, Mode};
 use crate::transcript::normalize;
-pub use plan::{BackendChoice, Column, Filters};
+pub use plan::{BackendChoice, Column, Filters, Inputs};
 pub use verdict::{Decisive, Verdict};
 
 /// How long a server gets to start.
@@ -120,12 +120,28 @@ fn os_name() -> String {
         .unwrap_or_else(|| std::env::consts::OS.to_string())
 }
 
-/// Everything one cell needs, shared by all cells.
-struct Shared {
+/// Everything one cell needs, shared by all cells of a run.
+pub struct CellContext {
     pki: Pki,
     account: Account,
     catalog: Arc<Catalog>,
     config: MatrixConfig,
+}
+
+impl CellContext {
+    /// Generates the run's PKI.
+    pub fn new(
+        account: Account,
+        catalog: Arc<Catalog>,
+        config: MatrixConfig,
+    ) -> Result<Self, crate::certs::CertError> {
+        Ok(CellContext {
+            pki: Pki::generate()?,
+            account,
+            catalog,
+            config,
+        })
+    }
 }
 
 /// Runs every cell; `progress` sees each result as it completes.
@@ -139,12 +155,7 @@ pub async fn run(
 ) -> Result<MatrixResults, crate::certs::CertError> {
     let started_at = now_rfc3339();
     let clock = Instant::now();
-    let shared = Arc::new(Shared {
-        pki: Pki::generate()?,
-        account,
-        catalog: catalog.clone(),
-        config: config.clone(),
-    });
+    let shared = Arc::new(CellContext::new(account, catalog.clone(), config.clone())?);
     let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
     let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
     let mut tasks = JoinSet::new();
@@ -229,7 +240,8 @@ pub async fn run(
     })
 }
 
-async fn run_cell(column: &Column, scenario: &Scenario, shared: &Shared) -> CellResult {
+/// Runs one cell on a fresh server instance and grades it.
+pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext) -> CellResult {
     let clock = Instant::now();
     let mut cell = CellResult {
         column: column.id(),

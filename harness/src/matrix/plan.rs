@@ -7,9 +7,10 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
+use crate::quirks::Catalog;
 use crate::scenario::Scenario;
 use crate::servers::backend::{BackendKind, ServerSource};
-use crate::servers::manifest::{Mode, ServerSpec};
+use crate::servers::manifest::{Account, Mode, ServerSpec};
 use crate::servers::native;
 
 /// The emulated server's folder name (and column prefix).
@@ -139,11 +140,59 @@ fn native_availability(spec: &ServerSpec) -> (Option<String>, Option<String>) {
         Err(why) => return (None, Some(format!("native backend unavailable: {why}"))),
     };
     let version = native::version(spec, &root).ok();
-    if !nix::unistd::Uid::effective().is_root() {
+    if spec.native.needs_root && !nix::unistd::Uid::effective().is_root() {
         return (
             version,
             Some("native backend unavailable: the real servers need root (chroot, login switch)".into()),
         );
     }
     (version, None)
+}
+
+/// Everything a matrix run needs from the repository, loaded and cross-checked before any
+/// cell runs (bad input stops here, with the file and what is wrong).
+pub struct Inputs {
+    pub columns: Vec<Column>,
+    pub scenarios: Vec<Scenario>,
+    pub catalog: Arc<Catalog>,
+    pub account: Account,
+}
+
+impl Inputs {
+    pub fn load(
+        servers_dir: &Path,
+        scenarios: Vec<Scenario>,
+        filters: &Filters,
+        backend: BackendChoice,
+    ) -> Result<Inputs, String> {
+        let catalog = Catalog::load(&servers_dir.join("quirks.yaml")).map_err(|e| e.to_string())?;
+        let account =
+            Account::load(&servers_dir.join("account.yaml")).map_err(|e| e.to_string())?;
+        let columns = filters.apply_columns(columns(servers_dir, backend)?)?;
+        let scenarios = filters.apply_scenarios(scenarios)?;
+        if columns.is_empty() {
+            return Err("no server profile matches --servers/--profiles".into());
+        }
+        if scenarios.is_empty() {
+            return Err("no scenario matches --scenarios".into());
+        }
+        for scenario in &scenarios {
+            for tolerance in &scenario.tolerate {
+                if catalog.get(&tolerance.quirk).is_none() {
+                    return Err(format!(
+                        "scenario {}: tolerates unknown quirk {:?} (not in {})",
+                        scenario.id,
+                        tolerance.quirk,
+                        servers_dir.join("quirks.yaml").display()
+                    ));
+                }
+            }
+        }
+        Ok(Inputs {
+            columns,
+            scenarios,
+            catalog: Arc::new(catalog),
+            account,
+        })
+    }
 }

@@ -31,11 +31,22 @@ pub struct ServerSpec {
     #[serde(default)]
     pub logs: Vec<String>,
     #[serde(default)]
+    pub native: NativeSpec,
+    #[serde(default)]
     pub container: ContainerSpec,
     pub profiles: BTreeMap<String, ProfileSpec>,
     /// The manifest's folder (templates are read from here).
     #[serde(skip)]
     pub dir: PathBuf,
+}
+
+/// What the native backend needs for this server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeSpec {
+    /// The server only works started as root (chroot, switching to the login user).
+    #[serde(default)]
+    pub needs_root: bool,
 }
 
 /// What the container backend adds for this server.

@@ -1,0 +1,136 @@
+//! The compatibility matrix under `cargo test`: one trial per cell, named
+//! `server/profile::scenario` (filter with `cargo test --test compat -- vsftpd`).
+//! Each trial runs its cell on a fresh server instance, asserts the verdict (pass or a
+//! tolerated quirk) and snapshots the normalized transcript with insta. Cells that cannot
+//! run here are ignored with their reason. New or changed snapshots fail under CI;
+//! `cargo insta review` accepts changes.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+use ftps_compat::matrix::{
+    self, BackendChoice, CellContext, CellResult, Column, Filters, Inputs, MatrixConfig, Verdict,
+};
+use ftps_compat::scenario::{self, Scenario};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn load_inputs() -> Inputs {
+    let dir = repo().join("scenarios");
+    let mut scenarios = Vec::new();
+    for file in scenario::scenario_files(&dir).expect("scenarios folder") {
+        match scenario::load_file(&file) {
+            Ok(s) => scenarios.push(s),
+            Err(errors) => panic!(
+                "{}",
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            ),
+        }
+    }
+    let filters = Filters {
+        servers: vec![],
+        profiles: vec![],
+        scenarios: vec![],
+    };
+    Inputs::load(&repo().join("servers"), scenarios, &filters, BackendChoice::All)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Shared {
+    runtime: tokio::runtime::Runtime,
+    context: CellContext,
+}
+
+fn shared(inputs: &Inputs) -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let config = MatrixConfig {
+            jobs: 1,
+            cell_timeout: Duration::from_secs(120),
+        };
+        Shared {
+            runtime: tokio::runtime::Runtime::new().expect("tokio runtime"),
+            context: CellContext::new(inputs.account.clone(), inputs.catalog.clone(), config)
+                .expect("generating the run's certificates"),
+        }
+    })
+}
+
+/// The snapshot: verdict, decisive step, and the transcript.
+fn snapshot(cell: &CellResult) -> String {
+    let quirks: Vec<String> = cell.quirks.iter().map(ToString::to_string).collect();
+    let decisive = cell
+        .decisive
+        .as_ref()
+        .map(|d| format!("step {} ({}): {}", d.step, d.label, d.detail))
+        .unwrap_or_else(|| "-".into());
+    format!(
+        "verdict: {}\nquirks: [{}]\ndecisive: {decisive}\n\n{}",
+        cell.verdict.as_str(),
+        quirks.join(", "),
+        cell.transcript
+    )
+}
+
+fn run_trial(column: &Column, scenario: &Scenario, inputs: &Inputs) -> Result<Completion, Failed> {
+    let shared = shared(inputs);
+    let cell = shared
+        .runtime
+        .block_on(matrix::run_cell(column, scenario, &shared.context));
+    match cell.verdict {
+        Verdict::Skipped => return Ok(Completion::ignored_with(cell.reason)),
+        Verdict::Fail | Verdict::Error => {
+            return Err(format!(
+                "{} [{}]: {}: {}\n\n{}\n--- server log ---\n{}",
+                cell.name(),
+                cell.backend,
+                cell.verdict.as_str(),
+                cell.reason,
+                cell.transcript,
+                cell.log_excerpt
+            )
+            .into());
+        }
+        Verdict::Pass | Verdict::Quirk => {}
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_description(format!(
+        "{} on {} ({})",
+        scenario.id,
+        column.id(),
+        column.version.as_deref().unwrap_or("version unknown")
+    ));
+    settings.set_omit_expression(true);
+    let name = format!("{}__{}__{}", column.server, column.profile, scenario.id);
+    let text = snapshot(&cell);
+    // insta panics on a mismatch; libtest-mimic turns the panic into this trial's failure.
+    settings.bind(|| insta::assert_snapshot!(name, text));
+    Ok(Completion::Completed)
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let inputs = Arc::new(load_inputs());
+    let mut trials = Vec::new();
+    for column in &inputs.columns {
+        for scenario in &inputs.scenarios {
+            let name = format!("{}::{}", column.id(), scenario.id);
+            let kind = column.backend.to_string();
+            let (column, scenario, inputs) = (column.clone(), scenario.clone(), inputs.clone());
+            trials.push(
+                Trial::ignorable_test(name, move || run_trial(&column, &scenario, &inputs))
+                    .with_kind(kind),
+            );
+        }
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Servers and temp dirs belong to finished trials and are gone; exit() skips destructors.
+    conclusion.exit();
+}
