@@ -142,7 +142,7 @@ if [ "${FTPS_COMPAT_NO_APT_VSFTPD:-}" = 1 ]; then
 elif installed vsftpd; then
     say "already installed: vsftpd ($(dpkg-query -W -f='${Version}' vsftpd))"
 else
-    other=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' proftpd-core pure-ftpd 2>/dev/null |
+    other=$( (dpkg-query -W -f='${Package} ${db:Status-Status}\n' proftpd-core pure-ftpd 2>/dev/null || true) |
         awk '$2 == "installed" {print $1}' | xargs)
     if [ -n "$other" ]; then
         say "vsftpd via apt: skipped, $other is installed and apt would remove it (Conflicts: ftp-server)"

@@ -21,5 +21,5 @@ mod session;
 mod stream;
 mod tls;
 
-pub use profile::{Dialect, Profile, ProfileError, Prot, Timeout, Timeouts, TlsVersion};
+pub use profile::{Profile, ProfileError, Timeout, Timeouts};
 pub use server::{Emulator, EmulatorOptions};

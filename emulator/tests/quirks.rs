@@ -490,3 +490,71 @@ async fn shutdown_stops_everything() {
     assert_eq!(ftp.reply().await, "");
     assert!(TcpStream::connect(explicit).await.is_err());
 }
+
+/// fz-1.x's own ALPN: PROT P at login, and `ftp-data` is then mandatory on data connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filezilla_alpn_sets_prot_p_and_requires_ftp_data() {
+    let env = Env::start(profile("fz-1.x")).await;
+    let with_alpn = |protos: &[&str]| {
+        let mut c = (*cfg()).clone();
+        c.alpn_protocols = protos.iter().map(|p| p.as_bytes().to_vec()).collect();
+        Arc::new(c)
+    };
+    let control = with_alpn(&["x-filezilla-ftp"]);
+    let (mut ftp, _) = Ftp::connect(env.emu.explicit_addr()).await;
+    ftp.auth_tls(control.clone()).await;
+    ftp.login().await; // no PBSZ/PROT: x-filezilla-ftp turned PROT P on
+    for (data_alpn, expected) in [
+        (vec!["ftp-data"], "226 Operation successful"),
+        (
+            vec![],
+            "425 Unable to build data connection: No or wrong ALPN on data connection",
+        ),
+    ] {
+        // Same session cache, different ALPN offer on the data connection.
+        let mut data_cfg = (*control).clone();
+        data_cfg.alpn_protocols = data_alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let data_cfg = Arc::new(data_cfg);
+        let addr = ftp.epsv().await;
+        ftp.send("LIST").await;
+        assert_eq!(ftp.reply().await, "150 About to start data transfer.");
+        let reader = tokio::spawn(async move {
+            let mut tls = data_tls(addr, data_cfg).await?;
+            let mut v = Vec::new();
+            tls.read_to_end(&mut v).await?;
+            Ok::<_, io::Error>(())
+        });
+        assert_eq!(ftp.reply().await, expected, "{}", env.log_text());
+        let _ = timeout(STEP, reader).await;
+    }
+    // A client offering only other protocols gets no ALPN, not a handshake failure.
+    let (mut ftp, _) = Ftp::connect(env.emu.explicit_addr()).await;
+    ftp.auth_tls(with_alpn(&["h2"])).await;
+    ftp.login().await;
+    assert!(env.log_text().contains("full alpn=-"));
+    env.emu.shutdown().await;
+}
+
+/// Garbage on the control connection never takes the server down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_survived() {
+    let env = Env::start(profile("fz-0.9")).await;
+    // Binary junk and non-UTF-8 command names.
+    let (mut ftp, _) = Ftp::connect(env.emu.explicit_addr()).await;
+    ftp.conn.write_all(b"\xff\xfe\x00junk\r\n").await.unwrap();
+    assert_eq!(ftp.reply().await, "500 Syntax error, command unrecognized.");
+    ftp.conn.write_all(b"USER \xc3\x28\r\n").await.unwrap();
+    assert!(ftp.reply().await.starts_with("331 "));
+    // An endless line: the server drops the connection.
+    let _ = ftp.conn.write_all(&vec![b'A'; 64 * 1024]).await;
+    assert_eq!(ftp.reply().await, "");
+    // Plain text on the implicit port: the TLS handshake fails, the connection closes.
+    let mut tcp = TcpStream::connect(env.emu.implicit_addr()).await.unwrap();
+    tcp.write_all(b"USER alice\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = timeout(STEP, tcp.read_to_end(&mut buf)).await.unwrap();
+    // The server still serves.
+    let (_, banner) = Ftp::connect(env.emu.explicit_addr()).await;
+    assert!(banner.starts_with("220-"));
+    env.emu.shutdown().await;
+}

@@ -405,9 +405,17 @@ quirks:
 
     fn refused(code: u16, text: &str, closed: bool) -> (Transcript, Outcome) {
         let mut t = Transcript::default();
-        t.push(Event::Step { index: 5, name: "list".into() });
-        t.push(Event::Command { line: "LIST".into() });
-        t.push(Event::Reply { code: 150, lines: vec!["150 Here comes the directory listing.".into()] });
+        t.push(Event::Step {
+            index: 5,
+            name: "list".into(),
+        });
+        t.push(Event::Command {
+            line: "LIST".into(),
+        });
+        t.push(Event::Reply {
+            code: 150,
+            lines: vec!["150 Here comes the directory listing.".into()],
+        });
         t.push(Event::Tls {
             channel: Channel::Data,
             handshake: crate::transcript::Handshake {
@@ -417,14 +425,23 @@ quirks:
                 alpn: None,
             },
         });
-        t.push(Event::Reply { code, lines: vec![format!("{code} {text}")] });
+        t.push(Event::Reply {
+            code,
+            lines: vec![format!("{code} {text}")],
+        });
         if closed {
-            t.push(Event::Closed { channel: Channel::Control, detail: "by the server".into() });
+            t.push(Event::Closed {
+                channel: Channel::Control,
+                detail: "by the server".into(),
+            });
         }
         let outcome = Outcome::Failed {
             step: 5,
             label: "list".into(),
-            failure: Failure::Reply { code, text: text.into() },
+            failure: Failure::Reply {
+                code,
+                text: text.into(),
+            },
         };
         (t, outcome)
     }
@@ -433,10 +450,28 @@ quirks:
     fn matches_variants_and_combined_conditions() {
         let catalog = catalog(CATALOG);
         let (t, o) = refused(522, "SSL connection failed: session reuse required", true);
-        let found: Vec<String> = catalog.matches(&t, &o).iter().map(ToString::to_string).collect();
-        assert_eq!(found, vec!["control-closed-after-refusal", "session-reuse-required (522)"]);
-        let (t, o) = refused(425, "Unable to build data connection: Operation not permitted", false);
-        let found: Vec<String> = catalog.matches(&t, &o).iter().map(ToString::to_string).collect();
+        let found: Vec<String> = catalog
+            .matches(&t, &o)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "control-closed-after-refusal",
+                "session-reuse-required (522)"
+            ]
+        );
+        let (t, o) = refused(
+            425,
+            "Unable to build data connection: Operation not permitted",
+            false,
+        );
+        let found: Vec<String> = catalog
+            .matches(&t, &o)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(found, vec!["session-reuse-required (425)"]);
         let (t, o) = refused(550, "No such file", false);
         assert!(catalog.matches(&t, &o).is_empty());

@@ -28,7 +28,11 @@ fn load_inputs() -> Inputs {
             Ok(s) => scenarios.push(s),
             Err(errors) => panic!(
                 "{}",
-                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ),
         }
     }
@@ -37,8 +41,13 @@ fn load_inputs() -> Inputs {
         profiles: vec![],
         scenarios: vec![],
     };
-    Inputs::load(&repo().join("servers"), scenarios, &filters, BackendChoice::All)
-        .unwrap_or_else(|e| panic!("{e}"))
+    Inputs::load(
+        &repo().join("servers"),
+        scenarios,
+        &filters,
+        BackendChoice::All,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Shared {

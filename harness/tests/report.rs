@@ -30,7 +30,12 @@ const SKIP_PURE: &str = "unsupported: Debian's pure-ftpd is built without implic
 
 // ---------------------------------------------------------------- the results
 
-fn column(id: &str, backend: BackendKind, version: Option<&str>, unavailable: Option<&str>) -> ColumnInfo {
+fn column(
+    id: &str,
+    backend: BackendKind,
+    version: Option<&str>,
+    unavailable: Option<&str>,
+) -> ColumnInfo {
     let (server, profile) = id.split_once('/').unwrap();
     ColumnInfo {
         id: id.into(),
@@ -97,7 +102,13 @@ fn reuse_transcript(code: u16, text: &str) -> String {
     )
 }
 
-fn decisive(step: usize, label: &str, command: &str, code: Option<u16>, detail: &str) -> Option<Decisive> {
+fn decisive(
+    step: usize,
+    label: &str,
+    command: &str,
+    code: Option<u16>,
+    detail: &str,
+) -> Option<Decisive> {
     Some(Decisive {
         step,
         label: label.into(),
@@ -140,12 +151,20 @@ fn cell(column: &str, backend: BackendKind, scenario: &str, verdict: Verdict) ->
 
 fn passed(column: &str, backend: BackendKind, scenario: &str) -> CellResult {
     CellResult {
-        decisive: decisive(2, "stor upload.bin", "STOR upload.bin", Some(226), "226 Transfer complete."),
+        decisive: decisive(
+            2,
+            "stor upload.bin",
+            "STOR upload.bin",
+            Some(226),
+            "226 Transfer complete.",
+        ),
         reason: "every step to complete as expected".into(),
         outcome: Some(Outcome::Completed),
         duration_ms: 412,
         transcript: happy_transcript(),
-        log_excerpt: "Mon Jan  1 <time> [pid <pid>] [ftpuser] OK UPLOAD: \"/upload.bin\", 1048576 bytes\n".into(),
+        log_excerpt:
+            "Mon Jan  1 <time> [pid <pid>] [ftpuser] OK UPLOAD: \"/upload.bin\", 1048576 bytes\n"
+                .into(),
         ..cell(column, backend, scenario, Verdict::Pass)
     }
 }
@@ -351,38 +370,266 @@ fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
 fn results_json_validates_against_the_documented_schema() {
     let schema = schema();
     jsonschema::meta::validate(&schema).expect("the schema is a valid JSON Schema");
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
 
     let (_dir, files, results) = written("json");
-    let json: Value = serde_json::from_str(&fs::read_to_string(&files.results_json).unwrap()).unwrap();
-    assert_eq!(json, serde_json::to_value(&results).unwrap(), "results.json is the results");
+    let json: Value =
+        serde_json::from_str(&fs::read_to_string(&files.results_json).unwrap()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::to_value(&results).unwrap(),
+        "results.json is the results"
+    );
     assert_eq!(json["cells"].as_array().unwrap().len(), 12);
     let problems = errors(&validator, &json);
-    assert!(problems.is_empty(), "results.json does not match the schema:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "results.json does not match the schema:\n{}",
+        problems.join("\n")
+    );
 
     // Each deliberate break is caught.
-    let breaks: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("verdict maybe", Box::new(|v| v["cells"][0]["verdict"] = "maybe".into())),
-        ("backend docker", Box::new(|v| v["columns"][1]["backend"] = "docker".into())),
-        ("unknown cell field", Box::new(|v| v["cells"][3]["extra"] = true.into())),
-        ("unknown top-level field", Box::new(|v| v["generated_by"] = "me".into())),
+    type Break = Box<dyn Fn(&mut Value)>;
+    let breaks: Vec<(&str, Break)> = vec![
+        (
+            "verdict maybe",
+            Box::new(|v| v["cells"][0]["verdict"] = "maybe".into()),
+        ),
+        (
+            "backend docker",
+            Box::new(|v| v["columns"][1]["backend"] = "docker".into()),
+        ),
+        (
+            "unknown cell field",
+            Box::new(|v| v["cells"][3]["extra"] = true.into()),
+        ),
+        (
+            "unknown top-level field",
+            Box::new(|v| v["generated_by"] = "me".into()),
+        ),
         (
             "missing transcript",
             Box::new(|v| {
                 v["cells"][1].as_object_mut().unwrap().remove("transcript");
             }),
         ),
-        ("negative duration", Box::new(|v| v["duration_ms"] = (-1).into())),
-        ("reply code 42", Box::new(|v| v["cells"][1]["decisive"]["code"] = 42.into())),
-        ("unknown failure kind", Box::new(|v| v["cells"][1]["outcome"]["failure"]["kind"] = "oops".into())),
-        ("two-key condition", Box::new(|v| v["quirks"][2]["rules"][0]["when"][0]["line"] = "x".into())),
+        (
+            "negative duration",
+            Box::new(|v| v["duration_ms"] = (-1).into()),
+        ),
+        (
+            "reply code 42",
+            Box::new(|v| v["cells"][1]["decisive"]["code"] = 42.into()),
+        ),
+        (
+            "unknown failure kind",
+            Box::new(|v| v["cells"][1]["outcome"]["failure"]["kind"] = "oops".into()),
+        ),
+        (
+            "two-key condition",
+            Box::new(|v| v["quirks"][2]["rules"][0]["when"][0]["line"] = "x".into()),
+        ),
     ];
     for (what, break_it) in breaks {
         let mut broken = json.clone();
         break_it(&mut broken);
-        assert!(!validator.is_valid(&broken), "the schema accepts a results.json with {what}");
+        assert!(
+            !validator.is_valid(&broken),
+            "the schema accepts a results.json with {what}"
+        );
     }
+}
+
+#[test]
+fn the_real_quirk_catalog_fits_the_schema() {
+    // servers/quirks.yaml uses every kind of condition; the schema must describe them all.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../servers/quirks.yaml");
+    let catalog = ftps_compat::quirks::Catalog::load(&path).expect("servers/quirks.yaml loads");
+    assert!(!catalog.quirks.is_empty());
+    let mut results = results();
+    results.quirks = catalog.quirks;
+    let json = serde_json::to_value(&results).unwrap();
+    let validator = jsonschema::draft202012::new(&schema()).unwrap();
+    let problems = errors(&validator, &json);
+    assert!(
+        problems.is_empty(),
+        "the catalog does not match the schema:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_failure_kind_serializes_as_documented() {
+    let validator = jsonschema::draft202012::new(&schema()).unwrap();
+    let mut results = results();
+    let failures = [
+        Failure::Tls("received fatal alert: HandshakeFailure".into()),
+        Failure::Closed("by the server".into()),
+        Failure::Verify("sha256 differs".into()),
+        Failure::Io("no data mode".into()),
+    ];
+    for (cell, failure) in results.cells.iter_mut().zip(failures) {
+        cell.outcome = failed(1, "list", failure);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_reports(&results, dir.path()).expect("every failure kind serializes");
+    let json: Value =
+        serde_json::from_str(&fs::read_to_string(files.results_json).unwrap()).unwrap();
+    let problems = errors(&validator, &json);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(json["cells"][0]["outcome"]["failure"]["kind"], "tls");
+}
+
+/// A matrix the size of the real one: 19 columns (one backend unavailable) x 8 scenarios.
+fn large_results() -> MatrixResults {
+    use BackendKind::{Container, Embedded, Native};
+    let mut columns = Vec::new();
+    for p in ["fz-0.9", "fz-0.9-noforce", "fz-0.9.33", "fz-1.x"] {
+        columns.push(column(
+            &format!("filezilla-like/{p}"),
+            Embedded,
+            Some("emulates FileZilla Server 0.9.60"),
+            None,
+        ));
+    }
+    for backend in [Native, Container] {
+        for p in [
+            "explicit-strict",
+            "explicit-lax",
+            "implicit-strict",
+            "implicit-lax",
+        ] {
+            columns.push(column(&format!("vsftpd/{p}"), backend, Some("3.0.3"), None));
+        }
+    }
+    for p in ["tls-1", "tls-2", "tls-3"] {
+        columns.push(column(
+            &format!("pure-ftpd/{p}"),
+            Native,
+            Some("1.0.50"),
+            None,
+        ));
+    }
+    for p in [
+        "explicit-strict",
+        "explicit-lax",
+        "implicit-strict",
+        "implicit-lax",
+    ] {
+        columns.push(column(
+            &format!("proftpd/{p}"),
+            Native,
+            None,
+            Some("native backend unavailable: proftpd is not installed"),
+        ));
+    }
+    let scenarios: Vec<ScenarioInfo> = [
+        "happy-path",
+        "no-session-reuse",
+        "no-prot",
+        "implicit-no-prot-upload",
+        "auth-ssl",
+        "ccc",
+        "epsv-all",
+        "ascii-default",
+    ]
+    .iter()
+    .map(|id| scenario(id, &format!("{id}: what the client does"), "RFC 4217"))
+    .collect();
+    let mut cells = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        for (j, s) in scenarios.iter().enumerate() {
+            let mut cell = match (&c.unavailable, (i * 7 + j * 3) % 9) {
+                (Some(why), _) => CellResult {
+                    reason: why.clone(),
+                    ..cell(&c.id, c.backend, &s.id, Verdict::Skipped)
+                },
+                (None, 0..=3) => passed(&c.id, c.backend, &s.id),
+                (None, 4 | 5) => CellResult {
+                    quirks: vec![quirk_match("session-reuse-required", "522")],
+                    decisive: decisive(1, "list", "LIST", Some(522), "522 session reuse required"),
+                    reason: "known quirk, tolerated here".into(),
+                    transcript: reuse_transcript(522, "session reuse required"),
+                    ..cell(&c.id, c.backend, &s.id, Verdict::Quirk)
+                },
+                (None, 6 | 7) => CellResult {
+                    quirks: vec![quirk_match("prot-p-required", "521")],
+                    decisive: decisive(
+                        2,
+                        "stor",
+                        "STOR upload.bin",
+                        Some(521),
+                        "521 PROT P required",
+                    ),
+                    reason: "not tolerated".into(),
+                    ..cell(&c.id, c.backend, &s.id, Verdict::Fail)
+                },
+                (None, _) => CellResult {
+                    reason: "the cell did not finish within 30s".into(),
+                    ..cell(&c.id, c.backend, &s.id, Verdict::Error)
+                },
+            };
+            cell.duration_ms = (i * 31 + j * 17) as u64;
+            cells.push(cell);
+        }
+    }
+    MatrixResults {
+        columns,
+        scenarios,
+        cells,
+        ..results()
+    }
+}
+
+#[test]
+fn a_large_matrix_has_every_cell_everywhere() {
+    let results = large_results();
+    let dir = Workdir::new("large");
+    let files = write_reports(&results, dir.path()).unwrap();
+    let n = 19 * 8;
+    assert_eq!(results.cells.len(), n);
+    assert_eq!(files.cell_pages.len(), n);
+    assert!(files.cell_pages.iter().all(|p| p.is_file()));
+
+    let md = fs::read_to_string(&files.matrix_md).unwrap();
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).skip(2).collect();
+    assert_eq!(rows.len(), 8);
+    assert!(
+        rows.iter().all(|r| r.matches(" | ").count() == 19),
+        "{rows:#?}"
+    );
+
+    let index = fs::read_to_string(&files.index_html).unwrap();
+    let linked: BTreeSet<String> = hrefs(&index)
+        .into_iter()
+        .filter(|h| h.starts_with("cells/"))
+        .collect();
+    assert_eq!(linked.len(), n, "every cell is linked from the index");
+    assert_eq!(index.matches("<td class=\"v v-").count(), n);
+
+    let xml = fs::read_to_string(&files.junit_xml).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .count(),
+        19
+    );
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count(),
+        n
+    );
+
+    let json: Value =
+        serde_json::from_str(&fs::read_to_string(&files.results_json).unwrap()).unwrap();
+    let validator = jsonschema::draft202012::new(&schema()).unwrap();
+    assert!(errors(&validator, &json).is_empty());
 }
 
 // ---------------------------------------------------------------- junit.xml
@@ -399,8 +646,14 @@ fn junit_has_a_suite_per_column_and_a_case_per_cell() {
     assert_eq!(root.attribute("errors"), Some("1"));
     assert_eq!(root.attribute("skipped"), Some("4"));
 
-    let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
-    let names: Vec<&str> = suites.iter().map(|s| s.attribute("name").unwrap()).collect();
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    let names: Vec<&str> = suites
+        .iter()
+        .map(|s| s.attribute("name").unwrap())
+        .collect();
     assert_eq!(
         names,
         [
@@ -412,38 +665,67 @@ fn junit_has_a_suite_per_column_and_a_case_per_cell() {
     );
     let mut seen = 0;
     for (suite, column) in suites.iter().zip(&results.columns) {
-        let cases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
+        let cases: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
         assert_eq!(cases.len(), results.scenarios.len(), "{}", names[seen / 3]);
         for (case, scenario) in cases.iter().zip(&results.scenarios) {
             seen += 1;
-            assert_eq!(case.attribute("name").unwrap(), format!("{}::{}", column.id, scenario.id));
-            let cell = results.cell(&column.id, column.backend, &scenario.id).unwrap();
+            assert_eq!(
+                case.attribute("name").unwrap(),
+                format!("{}::{}", column.id, scenario.id)
+            );
+            let cell = results
+                .cell(&column.id, column.backend, &scenario.id)
+                .unwrap();
             let child = |tag: &str| case.children().find(|n| n.has_tag_name(tag));
             let (failure, error, skipped) = (child("failure"), child("error"), child("skipped"));
             match cell.verdict {
                 Verdict::Pass | Verdict::Quirk => {
-                    assert!(failure.is_none() && error.is_none() && skipped.is_none(), "{}", cell.name())
+                    assert!(
+                        failure.is_none() && error.is_none() && skipped.is_none(),
+                        "{}",
+                        cell.name()
+                    )
                 }
                 Verdict::Fail => {
-                    let failure = failure.unwrap_or_else(|| panic!("{} has no <failure>", cell.name()));
+                    let failure =
+                        failure.unwrap_or_else(|| panic!("{} has no <failure>", cell.name()));
                     let message = failure.attribute("message").unwrap();
                     assert!(message.contains(&cell.reason), "{message}");
                     if let Some(code) = cell.decisive.as_ref().unwrap().code {
                         assert!(message.contains(&format!("-> {code} ")), "{message}");
                     }
-                    assert!(failure.text().unwrap().contains("decisive: step 2 (stor upload.bin)"));
+                    assert!(
+                        failure
+                            .text()
+                            .unwrap()
+                            .contains("decisive: step 2 (stor upload.bin)")
+                    );
                 }
                 Verdict::Error => {
                     let error = error.unwrap_or_else(|| panic!("{} has no <error>", cell.name()));
-                    assert!(error.attribute("message").unwrap().contains("did not start"));
+                    assert!(
+                        error
+                            .attribute("message")
+                            .unwrap()
+                            .contains("did not start")
+                    );
                 }
                 Verdict::Skipped => {
-                    let skipped = skipped.unwrap_or_else(|| panic!("{} has no <skipped>", cell.name()));
+                    let skipped =
+                        skipped.unwrap_or_else(|| panic!("{} has no <skipped>", cell.name()));
                     assert_eq!(skipped.attribute("message"), Some(cell.reason.as_str()));
                 }
             }
             let out = child("system-out").and_then(|n| n.text()).unwrap_or("");
-            assert_eq!(out, cell.transcript, "{}: the transcript is the system-out", cell.name());
+            assert_eq!(
+                out,
+                cell.transcript,
+                "{}: the transcript is the system-out",
+                cell.name()
+            );
         }
     }
     assert_eq!(seen, 12);
@@ -456,16 +738,34 @@ fn markdown_has_a_row_per_scenario_with_verdicts_and_codes() {
     let (_dir, files, results) = written("markdown");
     let md = fs::read_to_string(&files.matrix_md).unwrap();
     let table: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
-    assert_eq!(table.len(), 2 + results.scenarios.len(), "header, rule and one row per scenario:\n{md}");
-    assert!(table[0].contains("vsftpd/explicit-strict<br>native<br>3.0.3"), "{}", table[0]);
-    assert!(table[0].contains("vsftpd/explicit-strict<br>container<br>3.0.3"), "{}", table[0]);
+    assert_eq!(
+        table.len(),
+        2 + results.scenarios.len(),
+        "header, rule and one row per scenario:\n{md}"
+    );
+    assert!(
+        table[0].contains("vsftpd/explicit-strict<br>native<br>3.0.3"),
+        "{}",
+        table[0]
+    );
+    assert!(
+        table[0].contains("vsftpd/explicit-strict<br>container<br>3.0.3"),
+        "{}",
+        table[0]
+    );
     let rows: Vec<Vec<&str>> = table[2..]
         .iter()
         .map(|row| row.trim_matches('|').split(" | ").map(str::trim).collect())
         .collect();
     let expected = [
         ["happy-path", "pass 226", "pass 226", "error", "skipped"],
-        ["no-session-reuse", "quirk 425", "quirk 522", "skipped", "skipped"],
+        [
+            "no-session-reuse",
+            "quirk 425",
+            "quirk 522",
+            "skipped",
+            "skipped",
+        ],
         ["no-prot", "fail", "fail 521", "pass 226", "skipped"],
     ];
     for (row, want) in rows.iter().zip(expected) {
@@ -475,7 +775,7 @@ fn markdown_has_a_row_per_scenario_with_verdicts_and_codes() {
         "## Legend",
         "- **quirk**:",
         "ftps-compat 0.1.0",
-        "started 2026-01-02T03:04:05Z",
+        "started 2026-01-02 03:04:05 UTC",
         "## Quirks found",
         "- **prot-p-required**: Data connections refused without PROT P (RFC 4217 section 9)",
         "- **session-reuse-required**: Data TLS must resume the control session",
@@ -484,7 +784,10 @@ fn markdown_has_a_row_per_scenario_with_verdicts_and_codes() {
     ] {
         assert!(md.contains(needle), "matrix.md lacks {needle:?}:\n{md}");
     }
-    assert!(!md.contains("ccc-unsupported"), "only quirks found are listed");
+    assert!(
+        !md.contains("ccc-unsupported"),
+        "only quirks found are listed"
+    );
 }
 
 // ---------------------------------------------------------------- files and HTML text
@@ -505,14 +808,19 @@ fn writes_are_deterministic_and_stale_pages_go() {
     assert!(!stale.exists());
     assert!(mine_not.exists(), "files the writer does not own stay");
     assert_eq!(files.cell_pages.len(), results.cells.len());
-    let expected = dir.path().join(cell_page(VSFTPD, BackendKind::Container, "no-prot"));
+    let expected = dir
+        .path()
+        .join(cell_page(VSFTPD, BackendKind::Container, "no-prot"));
     assert!(files.cell_pages.contains(&expected));
     assert!(expected.ends_with("cells/vsftpd_explicit-strict__container__no-prot.html"));
 
     let snapshot = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
         let mut all = Vec::new();
         for entry in walk(root) {
-            all.push((entry.strip_prefix(root).unwrap().to_owned(), fs::read(&entry).unwrap()));
+            all.push((
+                entry.strip_prefix(root).unwrap().to_owned(),
+                fs::read(&entry).unwrap(),
+            ));
         }
         all
     };
@@ -520,8 +828,16 @@ fn writes_are_deterministic_and_stale_pages_go() {
     write_reports(&results, other.path()).unwrap();
     let mut first = snapshot(dir.path());
     first.retain(|(p, _)| p != Path::new("cells/notes.html"));
-    assert_eq!(first, snapshot(other.path()), "two writes of the same results are identical");
-    assert!(!walk(dir.path()).iter().any(|p| p.to_string_lossy().ends_with(".tmp")));
+    assert_eq!(
+        first,
+        snapshot(other.path()),
+        "two writes of the same results are identical"
+    );
+    assert!(
+        !walk(dir.path())
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".tmp"))
+    );
 }
 
 fn walk(root: &Path) -> Vec<PathBuf> {
@@ -547,22 +863,44 @@ fn html_is_self_contained_and_escaped() {
     let index = fs::read_to_string(&files.index_html).unwrap();
     for page in std::iter::once(&files.index_html).chain(&files.cell_pages) {
         let html = fs::read_to_string(page).unwrap();
-        for forbidden in ["<script", "<link", "<img", "<iframe", "@import", "http://", "https://", "<port>", "<password>"] {
-            assert!(!html.contains(forbidden), "{} contains {forbidden:?}", page.display());
+        for forbidden in [
+            "<script",
+            "<link",
+            "<img",
+            "<iframe",
+            "@import",
+            "http://",
+            "https://",
+            "<port>",
+            "<password>",
+        ] {
+            assert!(
+                !html.contains(forbidden),
+                "{} contains {forbidden:?}",
+                page.display()
+            );
         }
         assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<style>"));
     }
     // The skip reason is the cell's tooltip; every verdict has its text label and colour class.
-    assert!(index.contains(&format!("title=\"no-prot on {PURE} [native]: skipped\n{}\"", SKIP_PURE.replace('\'', "&#39;"))));
+    assert!(index.contains(&format!(
+        "title=\"no-prot on {PURE} [native]: skipped\n{}\"",
+        SKIP_PURE.replace('\'', "&#39;")
+    )));
     for verdict in ["pass", "quirk", "fail", "error", "skipped"] {
-        assert!(index.contains(&format!("<td class=\"v v-{verdict}\">")), "{verdict}");
+        assert!(
+            index.contains(&format!("<td class=\"v v-{verdict}\">")),
+            "{verdict}"
+        );
     }
     assert!(index.contains("3.0.3") && index.contains("emulates FileZilla Server 0.9.33"));
     assert!(index.contains("<b>2</b> cores, <b>2</b> jobs"));
 
-    let page = fs::read_to_string(
-        files.results_json.parent().unwrap().join(cell_page(VSFTPD, BackendKind::Native, "no-session-reuse")),
-    )
+    let page = fs::read_to_string(files.results_json.parent().unwrap().join(cell_page(
+        VSFTPD,
+        BackendKind::Native,
+        "no-session-reuse",
+    )))
     .unwrap();
     let scenario = &results.scenarios[1];
     for needle in [
@@ -589,11 +927,13 @@ fn chromium() -> Option<PathBuf> {
         return Some(path.into());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    })
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        })
 }
 
 /// Runs headless Chromium on `url` with `args`, killing its whole process group after
@@ -662,7 +1002,9 @@ fn file_url(path: &Path) -> String {
 
 fn hrefs(dom: &str) -> Vec<String> {
     let re = regex::Regex::new(r#"href="([^"]*)""#).unwrap();
-    re.captures_iter(dom).map(|c| c[1].replace("&amp;", "&")).collect()
+    re.captures_iter(dom)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .collect()
 }
 
 fn ids(dom: &str) -> BTreeSet<String> {
@@ -676,14 +1018,26 @@ fn assert_links_resolve(page: &Path, dom: &str) -> Vec<String> {
     let links = hrefs(dom);
     assert!(!links.is_empty(), "{} has no links", page.display());
     for link in &links {
-        assert!(!link.contains("://"), "{} links outside: {link}", page.display());
+        assert!(
+            !link.contains("://"),
+            "{} links outside: {link}",
+            page.display()
+        );
         let (file, fragment) = link.split_once('#').unwrap_or((link, ""));
         if !file.is_empty() {
             let target = page.parent().unwrap().join(file);
-            assert!(target.is_file(), "{} links to {link}, which does not exist", page.display());
+            assert!(
+                target.is_file(),
+                "{} links to {link}, which does not exist",
+                page.display()
+            );
         }
         if !fragment.is_empty() && file.is_empty() {
-            assert!(ids.contains(fragment), "{} links to #{fragment}, which is not on the page", page.display());
+            assert!(
+                ids.contains(fragment),
+                "{} links to #{fragment}, which is not on the page",
+                page.display()
+            );
         }
     }
     links
@@ -703,29 +1057,73 @@ fn html_opens_in_headless_chromium() {
     let work = tempfile::tempdir().unwrap();
 
     // The index as the browser built it: one linked cell per (column, scenario), all resolving.
-    let dom = run_chromium(&binary, work.path(), &["--dump-dom".into()], &file_url(&files.index_html));
-    assert!(dom.contains("<table class=\"matrix\">"), "not the matrix:\n{dom}");
+    let dom = run_chromium(
+        &binary,
+        work.path(),
+        &["--dump-dom".into()],
+        &file_url(&files.index_html),
+    );
+    assert!(
+        dom.contains("<table class=\"matrix\">"),
+        "not the matrix:\n{dom}"
+    );
     let links = assert_links_resolve(&files.index_html, &dom);
-    let cell_links: Vec<&String> = links.iter().filter(|l| l.starts_with("cells/")).collect();
-    assert_eq!(cell_links.len(), results.columns.len() * results.scenarios.len());
-    for cell in &results.cells {
-        let page = cell_page(&cell.column, cell.backend, &cell.scenario);
-        assert!(cell_links.iter().any(|l| **l == page), "no link to {page}");
-    }
-    assert_eq!(dom.matches("<td class=\"v v-").count(), results.cells.len());
+    // Each matrix cell is a link (quirk cards below the table link to cells again).
+    let matrix_cell =
+        regex::Regex::new(r#"<td class="v v-[a-z]+"><a href="(cells/[^"]+)""#).unwrap();
+    let from_matrix: Vec<&str> = matrix_cell
+        .captures_iter(&dom)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert_eq!(
+        from_matrix.len(),
+        results.columns.len() * results.scenarios.len()
+    );
+    let expected: Vec<String> = results
+        .columns
+        .iter()
+        .flat_map(|c| results.scenarios.iter().map(move |s| (c, s)))
+        .map(|(c, s)| cell_page(&c.id, c.backend, &s.id))
+        .collect();
+    let mut linked = from_matrix.clone();
+    linked.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(linked, want, "one link per (column, scenario)");
+    let cell_links: BTreeSet<&String> = links.iter().filter(|l| l.starts_with("cells/")).collect();
+    assert_eq!(
+        cell_links.len(),
+        results.cells.len(),
+        "every link to a cell is to one of the cells"
+    );
 
     // A detail page loads, shows its transcript, and links back.
-    let cell = results.cell(VSFTPD, BackendKind::Native, "no-session-reuse").unwrap();
-    let page = dir.path().join(cell_page(&cell.column, cell.backend, &cell.scenario));
-    let detail = run_chromium(&binary, work.path(), &["--dump-dom".into()], &file_url(&page));
+    let cell = results
+        .cell(VSFTPD, BackendKind::Native, "no-session-reuse")
+        .unwrap();
+    let page = dir
+        .path()
+        .join(cell_page(&cell.column, cell.backend, &cell.scenario));
+    let detail = run_chromium(
+        &binary,
+        work.path(),
+        &["--dump-dom".into()],
+        &file_url(&page),
+    );
     let links = assert_links_resolve(&page, &detail);
     assert!(links.iter().any(|l| l == "../index.html"));
     let text = html_text(&detail);
     for line in cell.transcript.lines() {
-        assert!(text.contains(line), "the detail page's DOM lacks transcript line {line:?}");
+        assert!(
+            text.contains(line),
+            "the detail page's DOM lacks transcript line {line:?}"
+        );
     }
     assert!(text.contains("Resume the control connection's TLS session on every data connection."));
-    assert!(text.contains("SSL session reuse <required> & refused"), "log excerpt");
+    assert!(
+        text.contains("SSL session reuse <required> & refused"),
+        "log excerpt"
+    );
 
     // A screenshot at 1400x900 is a real PNG of that size with content.
     let shot = work.path().join("index.png");
@@ -746,7 +1144,11 @@ fn html_opens_in_headless_chromium() {
     let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
     assert_eq!((width, height), (1400, 900));
     // A blank page compresses to a few KiB; the matrix with its colours and text is far more.
-    assert!(png.len() > 30_000, "the screenshot looks empty ({} bytes)", png.len());
+    assert!(
+        png.len() > 30_000,
+        "the screenshot looks empty ({} bytes)",
+        png.len()
+    );
     if let Workdir::Kept(kept) = &dir {
         fs::copy(&shot, kept.join("index.png")).unwrap();
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use ftps_compat::matrix::{self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixResults, Verdict};
+use ftps_compat::matrix::{
+    self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixResults, Verdict,
+};
 use ftps_compat::scenario::{Dur, Scenario};
 
 use super::{EXIT_FAILED, EXIT_OK, UsageError, servers_dir};
@@ -24,35 +26,63 @@ pub struct MatrixArgs {
 fn parse_duration(text: &str) -> Result<Duration, UsageError> {
     serde_saphyr::from_str::<Dur>(text)
         .map(|d| d.0)
-        .map_err(|_| UsageError(format!("--cell-timeout {text:?}: expected a duration like 90s or 2m")))
+        .map_err(|_| {
+            UsageError(format!(
+                "--cell-timeout {text:?}: expected a duration like 90s or 2m"
+            ))
+        })
 }
 
 fn plain_output() -> bool {
-    !std::io::stdout().is_terminal() || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+    !std::io::stdout().is_terminal()
+        || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 fn cell_line(cell: &CellResult) -> String {
-    let code = cell.decisive.as_ref().and_then(|d| d.code).map(|c| format!(" {c}")).unwrap_or_default();
+    let code = cell
+        .decisive
+        .as_ref()
+        .and_then(|d| d.code)
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
     let quirks = if cell.quirks.is_empty() {
         String::new()
     } else {
-        format!(" [{}]", cell.quirks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        format!(
+            " [{}]",
+            cell.quirks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
-    format!("{:<7} {}{code}{quirks} ({})", cell.verdict.as_str(), cell.name(), cell.backend)
+    format!(
+        "{:<7} {}{code}{quirks} ({})",
+        cell.verdict.as_str(),
+        cell.name(),
+        cell.backend
+    )
 }
 
 pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, UsageError> {
     let cell_timeout = parse_duration(&args.cell_timeout)?;
     let inputs = matrix::Inputs::load(&servers_dir(), scenarios, &args.filters, args.backend)
         .map_err(UsageError)?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
     let config = MatrixConfig { jobs, cell_timeout };
     let total = (inputs.columns.len() * inputs.scenarios.len()) as u64;
     let plain = plain_output();
     let bar = if plain {
-        println!("running {total} cells ({} columns x {} scenarios), {jobs} at a time", inputs.columns.len(), inputs.scenarios.len());
+        println!(
+            "running {total} cells ({} columns x {} scenarios), {jobs} at a time",
+            inputs.columns.len(),
+            inputs.scenarios.len()
+        );
         ProgressBar::hidden()
     } else {
         let bar = ProgressBar::new(total);
@@ -65,14 +95,21 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
     let results = runtime
-        .block_on(matrix::run(inputs.columns, inputs.scenarios, inputs.catalog, inputs.account, config, |cell| {
-            if plain {
-                println!("{}", cell_line(cell));
-            } else {
-                bar.set_message(cell.name());
-                bar.inc(1);
-            }
-        }))
+        .block_on(matrix::run(
+            inputs.columns,
+            inputs.scenarios,
+            inputs.catalog,
+            inputs.account,
+            config,
+            |cell| {
+                if plain {
+                    println!("{}", cell_line(cell));
+                } else {
+                    bar.set_message(cell.name());
+                    bar.inc(1);
+                }
+            },
+        ))
         .map_err(|e| UsageError(e.to_string()))?;
     bar.finish_and_clear();
     print_summary(&results);
@@ -82,17 +119,33 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
             .map_err(|e| UsageError(format!("writing reports to {}: {e}", dir.display())))?;
         println!("reports written to {}", dir.display());
     }
-    let bad = results.cells.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).count();
+    let bad = results
+        .cells
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+        .count();
     Ok(if bad > 0 { EXIT_FAILED } else { EXIT_OK })
 }
 
 fn print_summary(results: &MatrixResults) {
-    let verdicts = [Verdict::Pass, Verdict::Quirk, Verdict::Fail, Verdict::Error, Verdict::Skipped];
+    let verdicts = [
+        Verdict::Pass,
+        Verdict::Quirk,
+        Verdict::Fail,
+        Verdict::Error,
+        Verdict::Skipped,
+    ];
     println!();
-    println!("{:<40} {:>5} {:>5} {:>5} {:>5} {:>7}", "column", "pass", "quirk", "fail", "error", "skipped");
+    println!(
+        "{:<40} {:>5} {:>5} {:>5} {:>5} {:>7}",
+        "column", "pass", "quirk", "fail", "error", "skipped"
+    );
     let mut per_column: BTreeMap<(usize, String), [usize; 5]> = BTreeMap::new();
     for (order, column) in results.columns.iter().enumerate() {
-        per_column.insert((order, format!("{} ({})", column.id, column.backend)), [0; 5]);
+        per_column.insert(
+            (order, format!("{} ({})", column.id, column.backend)),
+            [0; 5],
+        );
     }
     for cell in &results.cells {
         let key = results
@@ -101,18 +154,32 @@ fn print_summary(results: &MatrixResults) {
             .position(|c| c.id == cell.column && c.backend == cell.backend)
             .map(|i| (i, format!("{} ({})", cell.column, cell.backend)));
         if let Some(counts) = key.and_then(|k| per_column.get_mut(&k)) {
-            counts[verdicts.iter().position(|v| *v == cell.verdict).unwrap_or(4)] += 1;
+            counts[verdicts
+                .iter()
+                .position(|v| *v == cell.verdict)
+                .unwrap_or(4)] += 1;
         }
     }
     for ((_, name), counts) in &per_column {
-        println!("{name:<40} {:>5} {:>5} {:>5} {:>5} {:>7}", counts[0], counts[1], counts[2], counts[3], counts[4]);
+        println!(
+            "{name:<40} {:>5} {:>5} {:>5} {:>5} {:>7}",
+            counts[0], counts[1], counts[2], counts[3], counts[4]
+        );
     }
-    let problems: Vec<&CellResult> = results.cells.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).collect();
+    let problems: Vec<&CellResult> = results
+        .cells
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+        .collect();
     if !problems.is_empty() {
         println!("\nfailures:");
         for cell in problems {
             println!("  {}: {}", cell_line(cell), cell.reason);
         }
     }
-    println!("\n{} cells in {:.1}s", results.cells.len(), results.duration_ms as f64 / 1000.0);
+    println!(
+        "\n{} cells in {:.1}s",
+        results.cells.len(),
+        results.duration_ms as f64 / 1000.0
+    );
 }

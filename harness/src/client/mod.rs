@@ -27,8 +27,7 @@ use tls::TlsContext;
 use crate::transcript::{Channel, Event, Transcript};
 
 /// Why a step did not complete.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The server answered with a code the step does not accept.
     Reply {
@@ -53,6 +52,40 @@ impl Failure {
             code: reply.code,
             text: reply.text().to_string(),
         }
+    }
+}
+
+/// `{"kind": "reply", "code": 522, "text": ...}`, `{"kind": "tls", "message": ...}`, ...
+/// (docs/results.md). Serde's derive cannot tag variants holding a bare string.
+impl Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        match self {
+            Failure::Reply { code, text } => {
+                map.serialize_entry("kind", "reply")?;
+                map.serialize_entry("code", code)?;
+                map.serialize_entry("text", text)?;
+            }
+            Failure::Timeout { waiting_for } => {
+                map.serialize_entry("kind", "timeout")?;
+                map.serialize_entry("waiting_for", waiting_for)?;
+            }
+            Failure::Tls(message)
+            | Failure::Closed(message)
+            | Failure::Verify(message)
+            | Failure::Io(message) => {
+                let kind = match self {
+                    Failure::Tls(_) => "tls",
+                    Failure::Closed(_) => "closed",
+                    Failure::Verify(_) => "verify",
+                    _ => "io",
+                };
+                map.serialize_entry("kind", kind)?;
+                map.serialize_entry("message", message)?;
+            }
+        }
+        map.end()
     }
 }
 

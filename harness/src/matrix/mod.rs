@@ -114,8 +114,10 @@ fn os_name() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            text.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
         })
         .unwrap_or_else(|| std::env::consts::OS.to_string())
 }
@@ -162,8 +164,12 @@ pub async fn run(
     let mut names = Vec::new();
     for column in &columns {
         for scenario in &scenarios {
-            let (column, scenario, shared, permits) =
-                (column.clone(), scenario.clone(), shared.clone(), permits.clone());
+            let (column, scenario, shared, permits) = (
+                column.clone(),
+                scenario.clone(),
+                shared.clone(),
+                permits.clone(),
+            );
             names.push((column.id(), column.backend, scenario.id.clone()));
             let index = names.len() - 1;
             tasks.spawn(async move {
@@ -181,7 +187,11 @@ pub async fn run(
             }
             // A panicking cell is an error of the harness; its server guard already ran.
             Err(e) => {
-                let message = if e.is_panic() { "the harness panicked in this cell" } else { "cell cancelled" };
+                let message = if e.is_panic() {
+                    "the harness panicked in this cell"
+                } else {
+                    "cell cancelled"
+                };
                 eprintln!("{message}: {e}");
             }
         }
@@ -211,7 +221,9 @@ pub async fn run(
         duration_ms: clock.elapsed().as_millis() as u64,
         host: HostInfo {
             os: os_name(),
-            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             jobs: config.jobs,
         },
         columns: columns
@@ -262,7 +274,12 @@ pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext
     }
     let started = tokio::time::timeout(
         START_LIMIT,
-        backend::start(&column.source, &column.profile, &shared.pki, &shared.account),
+        backend::start(
+            &column.source,
+            &column.profile,
+            &shared.pki,
+            &shared.account,
+        ),
     )
     .await;
     let running = match started {
@@ -290,7 +307,10 @@ pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext
     match result {
         Err(_) => {
             cell.verdict = Verdict::Error;
-            cell.reason = format!("the cell did not finish within {:?}", shared.config.cell_timeout);
+            cell.reason = format!(
+                "the cell did not finish within {:?}",
+                shared.config.cell_timeout
+            );
         }
         Ok(Err(RunError::NotApplicable(reason))) => {
             cell.reason = format!("not applicable: {reason}");
@@ -300,8 +320,13 @@ pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext
             cell.reason = e.to_string();
         }
         Ok(Ok(run)) => {
-            let graded =
-                verdict::grade(scenario, &column.id(), &run.outcome, &run.transcript, &shared.catalog);
+            let graded = verdict::grade(
+                scenario,
+                &column.id(),
+                &run.outcome,
+                &run.transcript,
+                &shared.catalog,
+            );
             cell.verdict = graded.verdict;
             cell.quirks = graded.quirks;
             cell.decisive = graded.decisive;
@@ -313,7 +338,9 @@ pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext
     let mut log = running.log_excerpt();
     if cell.verdict == Verdict::Pass && log.len() > PASS_LOG {
         let cut = log.len() - PASS_LOG;
-        let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(log.len());
+        let cut = (cut..log.len())
+            .find(|&i| log.is_char_boundary(i))
+            .unwrap_or(log.len());
         log = format!("[...]\n{}", &log[cut..]);
     }
     cell.log_excerpt = normalize(&log);

@@ -65,13 +65,19 @@ impl Filters {
         let profiles = globs(&self.profiles)?;
         Ok(columns
             .into_iter()
-            .filter(|c| keep(&servers, &c.server) && (keep(&profiles, &c.profile) || keep(&profiles, &c.id())))
+            .filter(|c| {
+                keep(&servers, &c.server)
+                    && (keep(&profiles, &c.profile) || keep(&profiles, &c.id()))
+            })
             .collect())
     }
 
     pub fn apply_scenarios(&self, scenarios: Vec<Scenario>) -> Result<Vec<Scenario>, String> {
         let set = globs(&self.scenarios)?;
-        Ok(scenarios.into_iter().filter(|s| keep(&set, &s.id)).collect())
+        Ok(scenarios
+            .into_iter()
+            .filter(|s| keep(&set, &s.id))
+            .collect())
     }
 }
 
@@ -108,7 +114,11 @@ pub fn columns(servers_dir: &Path, choice: BackendChoice) -> Result<Vec<Column>,
         return Ok(columns);
     }
     let specs = crate::servers::manifest::load_all(servers_dir).map_err(|errors| {
-        errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
     })?;
     for spec in specs {
         let spec = Arc::new(spec);
@@ -143,7 +153,10 @@ fn native_availability(spec: &ServerSpec) -> (Option<String>, Option<String>) {
     if spec.native.needs_root && !nix::unistd::Uid::effective().is_root() {
         return (
             version,
-            Some("native backend unavailable: the real servers need root (chroot, login switch)".into()),
+            Some(
+                "native backend unavailable: the real servers need root (chroot, login switch)"
+                    .into(),
+            ),
         );
     }
     (version, None)

@@ -8,7 +8,7 @@ use crate::client::Failure;
 use crate::quirks::{Catalog, QuirkMatch};
 use crate::runner::Outcome;
 use crate::scenario::{Expect, Scenario};
-use crate::transcript::{Event, Transcript};
+use crate::transcript::{Event, Transcript, normalize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,6 +78,18 @@ pub fn grade(
     transcript: &Transcript,
     catalog: &Catalog,
 ) -> Graded {
+    let mut graded = grade_raw(scenario, column, outcome, transcript, catalog);
+    graded.reason = normalize(&graded.reason);
+    graded
+}
+
+fn grade_raw(
+    scenario: &Scenario,
+    column: &str,
+    outcome: &Outcome,
+    transcript: &Transcript,
+    catalog: &Catalog,
+) -> Graded {
     let quirks = catalog.matches(transcript, outcome);
     let decisive = decisive(outcome, transcript);
     if outcome.matches(&scenario.expect) {
@@ -105,7 +117,10 @@ pub fn grade(
             decisive,
         };
     }
-    let mut reason = format!("expected {}, got {outcome}", describe_expect(&scenario.expect));
+    let mut reason = format!(
+        "expected {}, got {outcome}",
+        describe_expect(&scenario.expect)
+    );
     if untolerated.is_empty() {
         reason.push_str(". No quirk in servers/quirks.yaml explains it");
     } else {
@@ -189,8 +204,9 @@ fn decisive(outcome: &Outcome, transcript: &Transcript) -> Option<Decisive> {
     Some(Decisive {
         step: index,
         label,
-        command,
+        command: command.map(|c| normalize(&c)),
         code,
-        detail,
+        // Replies can carry timings and ports (pure-ftpd's 226).
+        detail: normalize(&detail),
     })
 }

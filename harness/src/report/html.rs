@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::{
-    VERDICTS, View, cell_label, cell_page, column_title, decisive_code, format_duration,
-    verdict_meaning,
+    VERDICTS, View, cell_label, cell_page, column_title, decisive_code, display_time,
+    format_duration, place_name, verdict_meaning,
 };
 use crate::matrix::{CellResult, ColumnInfo, Verdict};
 
@@ -58,6 +58,10 @@ code { font-size: 12.5px; background: var(--wash); padding: 1px 5px; border-radi
   display: inline-block; border: 1px solid; border-radius: 999px; padding: 1px 10px;
   font-weight: 600; font-size: 13px; white-space: nowrap;
 }
+.chip.zero { opacity: .45; }
+.chip.small { font-size: 11px; padding: 0 7px; margin-left: 4px; }
+h1 code { font-size: .92em; background: none; padding: 0; }
+h3 code { white-space: nowrap; font-weight: 500; }
 .v-pass { background: var(--pass-bg); color: var(--pass-fg); border-color: var(--pass-bd); }
 .v-quirk { background: var(--quirk-bg); color: var(--quirk-fg); border-color: var(--quirk-bd); }
 .v-fail { background: var(--fail-bg); color: var(--fail-fg); border-color: var(--fail-bd); }
@@ -66,10 +70,11 @@ code { font-size: 12.5px; background: var(--wash); padding: 1px 5px; border-radi
   color: var(--skipped-fg); border-color: var(--skipped-bd);
   background: repeating-linear-gradient(135deg, var(--skipped-bg) 0 6px, #f7f9fa 6px 12px);
 }
-.legend { margin: 16px 0 18px; padding: 0; list-style: none; display: grid;
-  grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 6px 24px; color: var(--muted); }
-.legend li { display: flex; gap: 10px; align-items: baseline; }
-.legend .chip { min-width: 68px; text-align: center; }
+.legend { margin: 14px 0 16px; padding: 0; list-style: none; display: flex; flex-wrap: wrap;
+  gap: 6px 22px; color: var(--muted); font-size: 13px; }
+.legend li { display: flex; gap: 8px; }
+.legend li { align-items: center; }
+.legend .chip { min-width: 72px; text-align: center; }
 .scroll { overflow-x: auto; border: 1px solid var(--line); border-radius: 8px; }
 table.matrix { border-collapse: separate; border-spacing: 0; width: 100%; }
 .matrix th, .matrix td { border-bottom: 1px solid var(--line); border-right: 1px solid var(--line); }
@@ -79,6 +84,7 @@ table.matrix { border-collapse: separate; border-spacing: 0; width: 100%; }
 .matrix thead tr.servers th { font-size: 14px; }
 .matrix thead .server-name { display: block; }
 .matrix thead .version { display: block; color: var(--muted); font-weight: 400; font-size: 12px; }
+.matrix thead tr.profiles th .version { font-family: system-ui, sans-serif; }
 .matrix thead tr.profiles th { font-size: 12.5px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-weight: 500; }
 .matrix thead th.unavailable { color: var(--muted); font-weight: 400; }
 .matrix thead th.unavailable .why { display: block; font-family: system-ui, sans-serif; font-size: 11px; }
@@ -88,17 +94,18 @@ table.matrix { border-collapse: separate; border-spacing: 0; width: 100%; }
 .backend.b-container { background: #fbefff; color: #6e2d8c; border-color: #ecd8f5; }
 .backend.b-embedded { background: #e9f0ff; color: #1d3b80; border-color: #c5d5f5; }
 .backend.b-external { background: #fff1e5; color: #8a3b00; border-color: #ffd8b5; }
-.matrix .corner { text-align: left; color: var(--muted); font-weight: 400; font-size: 12px; }
+.matrix .corner { text-align: left; color: var(--muted); font-weight: 400; font-size: 12px; white-space: nowrap; }
 .matrix th.row {
   position: sticky; left: 0; z-index: 1; background: var(--paper); text-align: left; padding: 6px 12px;
   font-weight: 500; white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 13px;
 }
 .matrix th.row a { color: var(--ink); text-decoration: none; }
-.matrix td.v { padding: 0; text-align: center; min-width: 92px; }
+.matrix td.v { padding: 0; text-align: center; }
 .matrix td.v a { display: block; padding: 7px 8px; color: inherit; text-decoration: none; font-weight: 600; white-space: nowrap; }
 .matrix td.v a:hover, .matrix td.v a:focus { outline: 2px solid #0969da; outline-offset: -2px; }
 .matrix td.v .code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-weight: 500; margin-left: 3px; }
-.matrix td.v .q { display: block; font-weight: 400; font-size: 11px; opacity: .9; }
+.matrix td.v .q { display: block; font-weight: 400; font-size: 11px; opacity: .9; white-space: normal; line-height: 1.25; }
+.matrix td.v { min-width: 104px; max-width: 140px; }
 .matrix td.none { text-align: center; color: var(--muted); }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; background: var(--paper); }
@@ -118,10 +125,12 @@ pre .s.bad { color: #ffa198; }
 pre .i { color: #8b949e; }
 pre .i.bad { color: #ff7b72; }
 pre .st { color: #d2a8ff; font-weight: 600; }
-pre .decisive { background: #3b2e00; display: inline-block; width: 100%; }
+pre .decisive { background: rgba(187, 128, 9, .22); box-shadow: inset 3px 0 0 #d29922;
+  display: inline-block; margin: 0 -14px; padding: 0 14px; width: calc(100% + 28px); }
 pre.log { background: #161b22; color: #c9d1d9; }
 nav.back { margin: 0 0 14px; }
 .title-row { display: flex; flex-wrap: wrap; align-items: center; gap: 10px; margin-bottom: 6px; }
+h1 .on { font-weight: 400; color: var(--muted); font-size: .8em; }
 .title-row .chip { font-size: 15px; padding: 2px 12px; }
 .reason { font-size: 15px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
@@ -152,10 +161,11 @@ fn legend(out: &mut String) {
     for verdict in VERDICTS {
         let _ = writeln!(
             out,
-            "<li><span class=\"chip {}\">{}</span><span>{}</span></li>",
+            "<li title=\"{}\"><span class=\"chip {}\">{}</span><span>{}</span></li>",
+            esc(verdict_meaning(verdict)),
             verdict_class(verdict),
             verdict.as_str(),
-            esc(verdict_meaning(verdict))
+            esc(verdict_short(verdict))
         );
     }
     out.push_str(
@@ -164,9 +174,25 @@ fn legend(out: &mut String) {
     );
 }
 
+fn verdict_short(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "the expectation held",
+        Verdict::Quirk => "a known server quirk, tolerated here",
+        Verdict::Fail => "unexpected: no tolerated quirk explains it",
+        Verdict::Error => "the harness or infrastructure broke",
+        Verdict::Skipped => "not run here; hover or open for the reason",
+    }
+}
+
 /// A cell's tooltip: what it is and why.
 fn cell_tooltip(cell: &CellResult) -> String {
-    let mut text = format!("{} on {} [{}]: {}", cell.scenario, cell.column, cell.backend, cell.verdict.as_str());
+    let mut text = format!(
+        "{} on {} [{}]: {}",
+        cell.scenario,
+        cell.column,
+        cell.backend,
+        cell.verdict.as_str()
+    );
     if !cell.quirks.is_empty() {
         let names: Vec<String> = cell.quirks.iter().map(ToString::to_string).collect();
         let _ = write!(text, " ({})", names.join(", "));
@@ -177,22 +203,48 @@ fn cell_tooltip(cell: &CellResult) -> String {
     text
 }
 
-/// Consecutive columns of the same server, backend and version share a header.
-fn server_groups(columns: &[ColumnInfo]) -> Vec<(&ColumnInfo, usize)> {
-    let mut groups: Vec<(&ColumnInfo, usize)> = Vec::new();
-    for column in columns {
-        match groups.last_mut() {
-            Some((first, n))
-                if first.server == column.server
-                    && first.backend == column.backend
-                    && first.version == column.version =>
-            {
-                *n += 1
-            }
-            _ => groups.push((column, 1)),
+/// Consecutive columns of the same server and backend share a header.
+fn server_groups(columns: &[ColumnInfo]) -> Vec<&[ColumnInfo]> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for i in 1..=columns.len() {
+        if i == columns.len()
+            || columns[i].server != columns[start].server
+            || columns[i].backend != columns[start].backend
+        {
+            groups.push(&columns[start..i]);
+            start = i;
         }
     }
     groups
+}
+
+/// The versions of a group as (shared part, per-column rest): the shared part goes in the
+/// server's header, the rest under each profile. `["emulates FileZilla Server 0.9.60",
+/// "emulates FileZilla Server 1.9.4"]` gives `"emulates FileZilla Server"`, `["0.9.60",
+/// "1.9.4"]`; equal versions give the version and empty rests.
+fn split_versions(group: &[ColumnInfo]) -> (String, Vec<String>) {
+    let versions: Vec<&str> = group
+        .iter()
+        .map(|c| c.version.as_deref().unwrap_or("version unknown"))
+        .collect();
+    if versions.iter().all(|v| *v == versions[0]) {
+        return (versions[0].to_string(), vec![String::new(); versions.len()]);
+    }
+    let words: Vec<Vec<&str>> = versions
+        .iter()
+        .map(|v| v.split_whitespace().collect())
+        .collect();
+    let shortest = words.iter().map(Vec::len).min().unwrap_or(0);
+    // Keep at least one word for each column.
+    let mut shared = 0;
+    while shared + 1 < shortest.max(1) && words.iter().all(|w| w[shared] == words[0][shared]) {
+        shared += 1;
+    }
+    (
+        words[0][..shared].join(" "),
+        words.iter().map(|w| w[shared..].join(" ")).collect(),
+    )
 }
 
 pub(super) fn render_index(view: &View) -> String {
@@ -203,9 +255,9 @@ pub(super) fn render_index(view: &View) -> String {
         out,
         "<span>ftps-compat <b>{}</b></span><span>started <b>{}</b></span><span>took <b>{}</b></span>\
          <span>host <b>{}</b></span><span><b>{}</b> cores, <b>{}</b> jobs</span>\
-         <span><b>{}</b> servers × <b>{}</b> scenarios = <b>{}</b> cells</span>",
+         <span><b>{}</b> server configurations × <b>{}</b> scenarios = <b>{}</b> cells</span>",
         esc(&results.harness_version),
-        esc(&results.started_at),
+        esc(&display_time(&results.started_at)),
         esc(&format_duration(results.duration_ms)),
         esc(&results.host.os),
         results.host.cores,
@@ -218,8 +270,9 @@ pub(super) fn render_index(view: &View) -> String {
     for (verdict, n) in view.counts() {
         let _ = write!(
             out,
-            "<li class=\"chip {}\">{n} {}</li>",
+            "<li class=\"chip {}{}\">{n} {}</li>",
             verdict_class(verdict),
+            if n == 0 { " zero" } else { "" },
             verdict.as_str()
         );
     }
@@ -227,35 +280,54 @@ pub(super) fn render_index(view: &View) -> String {
     legend(&mut out);
 
     // The matrix.
-    out.push_str("<div class=\"scroll\">\n<table class=\"matrix\">\n<thead>\n<tr class=\"servers\">");
+    out.push_str(
+        "<div class=\"scroll\">\n<table class=\"matrix\">\n<thead>\n<tr class=\"servers\">",
+    );
     out.push_str("<th class=\"corner\" rowspan=\"2\">scenario ↓ · server →</th>");
-    for (column, span) in server_groups(&results.columns) {
-        let version = column.version.as_deref().unwrap_or("version unknown");
+    let groups = server_groups(&results.columns);
+    let mut version_rest = Vec::with_capacity(results.columns.len());
+    for group in &groups {
+        let (shared, rest) = split_versions(group);
+        version_rest.extend(rest);
         let _ = write!(
             out,
-            "<th colspan=\"{span}\"><span class=\"server-name\">{}</span>{}<span class=\"version\">{}</span></th>",
-            esc(&column.server),
-            backend_badge(column.backend),
-            esc(version)
+            "<th colspan=\"{}\"><span class=\"server-name\">{}</span>{}<span class=\"version\">{}</span></th>",
+            group.len(),
+            esc(&group[0].server),
+            backend_badge(group[0].backend),
+            esc(&shared)
         );
     }
     out.push_str("</tr>\n<tr class=\"profiles\">");
-    for column in &results.columns {
+    for (column, version) in results.columns.iter().zip(&version_rest) {
         let mut title = format!("{}\n{}", column_title(column), column.about);
+        if let Some(version) = &column.version {
+            let _ = write!(title, "\nversion: {version}");
+        }
         if let Some(mode) = column.mode {
             let _ = write!(title, "\nmode: {}", format!("{mode:?}").to_lowercase());
         }
+        let version = if version.is_empty() {
+            String::new()
+        } else {
+            format!("<span class=\"version\">{}</span>", esc(version))
+        };
         match &column.unavailable {
             Some(why) => {
                 let _ = write!(
                     out,
-                    "<th class=\"unavailable\" title=\"{}\">{}<span class=\"why\">skipped</span></th>",
+                    "<th class=\"unavailable\" title=\"{}\">{}{version}<span class=\"why\">skipped</span></th>",
                     esc(&format!("{title}\nskipped: {why}")),
                     esc(&column.profile)
                 );
             }
             None => {
-                let _ = write!(out, "<th title=\"{}\">{}</th>", esc(&title), esc(&column.profile));
+                let _ = write!(
+                    out,
+                    "<th title=\"{}\">{}{version}</th>",
+                    esc(&title),
+                    esc(&column.profile)
+                );
             }
         }
     }
@@ -302,28 +374,44 @@ pub(super) fn render_index(view: &View) -> String {
         out.push_str("<p class=\"muted\">None.</p>\n");
     } else {
         out.push_str("<div class=\"cards\">\n");
-        for (id, quirk, places) in found {
+        for found in found {
             out.push_str("<div class=\"card\">");
-            match quirk {
+            match found.quirk {
                 Some(q) => {
                     let _ = write!(
                         out,
                         "<h3>{} <code>{}</code></h3><p class=\"muted\">{}</p><p>{}</p>\
                          <p><b>Workaround:</b> {}</p>",
                         esc(&q.title),
-                        esc(&id),
+                        esc(found.id),
                         esc(&q.standard),
                         esc(&q.explanation),
                         esc(&q.workaround)
                     );
                 }
                 None => {
-                    let _ = write!(out, "<h3><code>{}</code></h3><p class=\"muted\">not in the catalog</p>", esc(&id));
+                    let _ = write!(
+                        out,
+                        "<h3><code>{}</code></h3><p class=\"muted\">not in the catalog</p>",
+                        esc(found.id)
+                    );
                 }
             }
-            let _ = write!(out, "<p class=\"muted\">Seen in {} cell{}:</p><ul class=\"plain\">", places.len(), if places.len() == 1 { "" } else { "s" });
-            for place in places {
-                let _ = write!(out, "<li class=\"mono\">{}</li>", esc(&place));
+            let n = found.cells.len();
+            let _ = write!(
+                out,
+                "<p class=\"muted\">Seen in {n} cell{}:</p><ul class=\"plain\">",
+                if n == 1 { "" } else { "s" }
+            );
+            for (cell, variant) in found.cells {
+                let _ = write!(
+                    out,
+                    "<li class=\"mono\"><a href=\"{}\">{}</a> <span class=\"chip small {}\">{}</span></li>",
+                    esc(&cell_page(&cell.column, cell.backend, &cell.scenario)),
+                    esc(&place_name(cell, variant)),
+                    verdict_class(cell.verdict),
+                    cell.verdict.as_str()
+                );
             }
             out.push_str("</ul></div>\n");
         }
@@ -355,7 +443,11 @@ pub(super) fn render_index(view: &View) -> String {
             esc(&column.about)
         );
         if let Some(why) = &column.unavailable {
-            let _ = write!(out, "<p><span class=\"chip v-skipped\">skipped</span> {}</p>", esc(why));
+            let _ = write!(
+                out,
+                "<p><span class=\"chip v-skipped\">skipped</span> {}</p>",
+                esc(why)
+            );
         }
         out.push_str("</div>\n");
     }
@@ -376,7 +468,10 @@ fn transcript_html(transcript: &str, decisive_step: Option<usize>) -> String {
     let mut in_decisive = false;
     for line in transcript.lines() {
         if let Some(rest) = line.strip_prefix("-- step ") {
-            let index = rest.split(':').next().and_then(|n| n.trim().parse::<usize>().ok());
+            let index = rest
+                .split(':')
+                .next()
+                .and_then(|n| n.trim().parse::<usize>().ok());
             in_decisive = index.is_some() && index == decisive_step;
         } else if line.starts_with("-- ") {
             in_decisive = false;
@@ -413,22 +508,30 @@ fn transcript_html(transcript: &str, decisive_step: Option<usize>) -> String {
 pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
     let results = view.results;
     let title = format!("{} on {} [{}]", cell.scenario, cell.column, cell.backend);
-    let mut out = page_start(&format!("{} · {title}", cell_label(cell)), &results.harness_version);
+    let mut out = page_start(
+        &format!("{} · {title}", cell_label(cell)),
+        &results.harness_version,
+    );
     out.push_str("<nav class=\"back\"><a href=\"../index.html\">← Back to the matrix</a></nav>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"title-row\"><span class=\"chip {}\">{}</span><h1><code>{}</code> on <code>{}</code></h1>{}</div>\n",
+        "<div class=\"title-row\"><span class=\"chip {}\">{}</span><h1><code>{}</code> <span class=\"on\">on</span> <code>{}</code></h1>{}</div>",
         verdict_class(cell.verdict),
         esc(&cell_label(cell)),
         esc(&cell.scenario),
         esc(&cell.column),
         backend_badge(cell.backend)
     );
+    let took = if cell.verdict == Verdict::Skipped {
+        "not run".to_string()
+    } else {
+        format_duration(cell.duration_ms)
+    };
     let _ = writeln!(
         out,
         "<p class=\"muted mono\">{} · {}</p>",
         esc(&cell.name()),
-        esc(&format_duration(cell.duration_ms))
+        esc(&took)
     );
 
     out.push_str("<div class=\"cards\">\n");
@@ -436,11 +539,19 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
     let _ = write!(
         out,
         "<div class=\"card\"><h3>Verdict</h3><p class=\"reason\">{}</p><dl class=\"facts\"><dt>verdict</dt><dd>{}</dd>",
-        if cell.reason.is_empty() { "<span class=\"muted\">no reason recorded</span>".to_string() } else { esc(&cell.reason) },
+        if cell.reason.is_empty() {
+            "<span class=\"muted\">no reason recorded</span>".to_string()
+        } else {
+            esc(&cell.reason)
+        },
         esc(cell.verdict.as_str())
     );
     if let Some(outcome) = &cell.outcome {
-        let _ = write!(out, "<dt>outcome</dt><dd>{}</dd>", esc(&outcome.to_string()));
+        let _ = write!(
+            out,
+            "<dt>outcome</dt><dd>{}</dd>",
+            esc(&outcome.to_string())
+        );
     }
     out.push_str("</dl></div>\n");
     // Decisive step.
@@ -453,7 +564,10 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
                  <dt>reply</dt><dd>{}</dd><dt>detail</dt><dd class=\"mono\">{}</dd></dl>",
                 d.step,
                 esc(&d.label),
-                d.command.as_deref().map(|c| format!("<code>{}</code>", esc(c))).unwrap_or_else(|| "—".into()),
+                d.command
+                    .as_deref()
+                    .map(|c| format!("<code>{}</code>", esc(c)))
+                    .unwrap_or_else(|| "—".into()),
                 d.code.map(|c| c.to_string()).unwrap_or_else(|| "—".into()),
                 esc(&d.detail)
             );
@@ -464,16 +578,24 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
     // Scenario.
     match results.scenarios.iter().find(|s| s.id == cell.scenario) {
         Some(s) => {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<div class=\"card\"><h3>Scenario <code>{}</code></h3><p>{}</p><p class=\"muted\">Reference: {}</p></div>\n",
+                "<div class=\"card\"><h3>Scenario <code>{}</code></h3><p>{}</p><p class=\"muted\">Reference: {}</p></div>",
                 esc(&s.id),
                 esc(&s.about),
-                if s.reference.is_empty() { "—".to_string() } else { esc(&s.reference) }
+                if s.reference.is_empty() {
+                    "—".to_string()
+                } else {
+                    esc(&s.reference)
+                }
             );
         }
         None => {
-            let _ = write!(out, "<div class=\"card\"><h3>Scenario <code>{}</code></h3></div>\n", esc(&cell.scenario));
+            let _ = writeln!(
+                out,
+                "<div class=\"card\"><h3>Scenario <code>{}</code></h3></div>",
+                esc(&cell.scenario)
+            );
         }
     }
     // Server.
@@ -490,7 +612,11 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
                 esc(c.version.as_deref().unwrap_or("unknown"))
             );
             if let Some(mode) = c.mode {
-                let _ = write!(out, "<dt>mode</dt><dd>{}</dd>", esc(&format!("{mode:?}").to_lowercase()));
+                let _ = write!(
+                    out,
+                    "<dt>mode</dt><dd>{}</dd>",
+                    esc(&format!("{mode:?}").to_lowercase())
+                );
             }
             if !c.about.is_empty() {
                 let _ = write!(out, "<dt>about</dt><dd>{}</dd>", esc(&c.about));
@@ -509,7 +635,11 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
     if !cell.quirks.is_empty() {
         out.push_str("<h2>Quirks matched</h2>\n<div class=\"cards\">\n");
         for m in &cell.quirks {
-            let variant = m.variant.as_deref().map(|v| format!(" · variant {}", esc(v))).unwrap_or_default();
+            let variant = m
+                .variant
+                .as_deref()
+                .map(|v| format!(" · variant {}", esc(v)))
+                .unwrap_or_default();
             match view.quirk(&m.id) {
                 Some(q) => {
                     let _ = write!(
@@ -523,7 +653,9 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
                         esc(&q.workaround)
                     );
                     if !q.seen_in.is_empty() {
-                        out.push_str("<p class=\"muted\">Seen in server source:</p><ul class=\"plain\">");
+                        out.push_str(
+                            "<p class=\"muted\">Seen in server source:</p><ul class=\"plain\">",
+                        );
                         for place in &q.seen_in {
                             let _ = write!(out, "<li class=\"mono\">{}</li>", esc(place));
                         }
@@ -532,9 +664,9 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
                     out.push_str("</div>\n");
                 }
                 None => {
-                    let _ = write!(
+                    let _ = writeln!(
                         out,
-                        "<div class=\"card\"><h3><code>{}</code></h3><p class=\"muted\">not in the catalog{variant}</p></div>\n",
+                        "<div class=\"card\"><h3><code>{}</code></h3><p class=\"muted\">not in the catalog{variant}</p></div>",
                         esc(&m.id)
                     );
                 }
@@ -548,20 +680,24 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
         out.push_str("<p class=\"muted\">No transcript: the scenario did not run.</p>\n");
     } else {
         let step = cell.decisive.as_ref().map(|d| d.step);
-        let _ = write!(out, "<pre class=\"transcript\">{}</pre>\n", transcript_html(&cell.transcript, step));
+        let _ = writeln!(
+            out,
+            "<pre class=\"transcript\">{}</pre>",
+            transcript_html(&cell.transcript, step)
+        );
     }
     out.push_str("<h2>Server log excerpt</h2>\n");
     if cell.log_excerpt.is_empty() {
         out.push_str("<p class=\"muted\">No server log.</p>\n");
     } else {
-        let _ = write!(out, "<pre class=\"log\">{}</pre>\n", esc(&cell.log_excerpt));
+        let _ = writeln!(out, "<pre class=\"log\">{}</pre>", esc(&cell.log_excerpt));
     }
     let _ = write!(
         out,
         "<nav class=\"back\" style=\"margin-top:24px\"><a href=\"../index.html\">← Back to the matrix</a></nav>\n\
          <footer>Generated by ftps-compat {} · run started {}</footer>\n</body>\n</html>\n",
         esc(&results.harness_version),
-        esc(&results.started_at)
+        esc(&display_time(&results.started_at))
     );
     out
 }
@@ -572,13 +708,70 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_controls() {
-        assert_eq!(esc("<port> & \"x\" 'y'"), "&lt;port&gt; &amp; &quot;x&quot; &#39;y&#39;");
+        assert_eq!(
+            esc("<port> & \"x\" 'y'"),
+            "&lt;port&gt; &amp; &quot;x&quot; &#39;y&#39;"
+        );
         assert_eq!(esc("a\x1bb\r\n"), "a\\x1bb\n");
     }
 
     #[test]
+    fn times_and_versions_display_compactly() {
+        assert_eq!(
+            display_time("2026-11-25T01:20:27.827903801Z"),
+            "2026-11-25 01:20:27 UTC"
+        );
+        assert_eq!(
+            display_time("2026-11-25T01:20:27+02:00"),
+            "2026-11-25 01:20:27+02:00"
+        );
+        assert_eq!(display_time("yesterday"), "yesterday");
+        let col = |v: Option<&str>| ColumnInfo {
+            id: "s/p".into(),
+            server: "s".into(),
+            profile: "p".into(),
+            backend: crate::servers::backend::BackendKind::Embedded,
+            mode: None,
+            version: v.map(Into::into),
+            about: String::new(),
+            unavailable: None,
+        };
+        let fz = [
+            col(Some("emulates FileZilla Server 0.9.60")),
+            col(Some("emulates FileZilla Server 1.9.4")),
+        ];
+        assert_eq!(
+            split_versions(&fz),
+            (
+                "emulates FileZilla Server".to_string(),
+                vec!["0.9.60".to_string(), "1.9.4".to_string()]
+            )
+        );
+        let same = [col(Some("3.0.3")), col(Some("3.0.3"))];
+        assert_eq!(
+            split_versions(&same),
+            ("3.0.3".to_string(), vec![String::new(), String::new()])
+        );
+        let differ = [col(Some("3.0.3")), col(None)];
+        assert_eq!(
+            split_versions(&differ),
+            (
+                String::new(),
+                vec!["3.0.3".to_string(), "version unknown".to_string()]
+            )
+        );
+        let two = [col(None), col(None)];
+        let groups = server_groups(&two);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].len(), 2);
+    }
+
+    #[test]
     fn transcript_marks_the_decisive_step() {
-        let html = transcript_html("-- step 1: list\nC> LIST\nS< 522 no <reuse>\n-- step 2: quit\nC> QUIT\n", Some(1));
+        let html = transcript_html(
+            "-- step 1: list\nC> LIST\nS< 522 no <reuse>\n-- step 2: quit\nC> QUIT\n",
+            Some(1),
+        );
         assert!(html.contains("<span class=\"c decisive\">C&gt; LIST</span>"));
         assert!(html.contains("<span class=\"s bad decisive\">S&lt; 522 no &lt;reuse&gt;</span>"));
         assert!(html.contains("<span class=\"c\">C&gt; QUIT</span>"));

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::{VERDICTS, View, cell_label, format_duration, verdict_meaning};
+use super::{
+    VERDICTS, View, cell_label, display_time, format_duration, place_name, verdict_meaning,
+};
 
 /// Text safe inside a table cell: no line breaks, no column separators.
 fn cell_text(text: &str) -> String {
@@ -35,7 +37,7 @@ pub(super) fn render(view: &View) -> String {
         md,
         "ftps-compat {} · started {} · took {} · {} ({} cores, {} jobs)\n",
         inline(&results.harness_version),
-        inline(&results.started_at),
+        inline(&display_time(&results.started_at)),
         format_duration(results.duration_ms),
         inline(&results.host.os),
         results.host.cores,
@@ -83,7 +85,12 @@ pub(super) fn render(view: &View) -> String {
 
     let _ = writeln!(md, "## Legend\n");
     for verdict in VERDICTS {
-        let _ = writeln!(md, "- **{}**: {}.", verdict.as_str(), verdict_meaning(verdict));
+        let _ = writeln!(
+            md,
+            "- **{}**: {}.",
+            verdict.as_str(),
+            verdict_meaning(verdict)
+        );
     }
     let _ = writeln!(
         md,
@@ -98,7 +105,13 @@ pub(super) fn render(view: &View) -> String {
     if !unavailable.is_empty() {
         let _ = writeln!(md, "## Skipped columns\n");
         for (column, why) in unavailable {
-            let _ = writeln!(md, "- `{}` [{}]: {}", column.id, column.backend, inline(why));
+            let _ = writeln!(
+                md,
+                "- `{}` [{}]: {}",
+                column.id,
+                column.backend,
+                inline(why)
+            );
         }
         md.push('\n');
     }
@@ -108,30 +121,35 @@ pub(super) fn render(view: &View) -> String {
     if found.is_empty() {
         let _ = writeln!(md, "None.");
     }
-    for (id, quirk, places) in found {
-        match quirk {
+    for found in found {
+        match found.quirk {
             Some(q) => {
                 let _ = writeln!(
                     md,
                     "- **{}**: {} ({})",
-                    inline(&id),
+                    inline(found.id),
                     inline(&q.title),
                     inline(&q.standard)
                 );
             }
             None => {
-                let _ = writeln!(md, "- **{}** (not in the catalog)", inline(&id));
+                let _ = writeln!(md, "- **{}** (not in the catalog)", inline(found.id));
             }
         }
-        for place in places {
-            let _ = writeln!(md, "  - {}", inline(&place));
+        for (cell, variant) in found.cells {
+            let _ = writeln!(md, "  - {}", inline(&place_name(cell, variant)));
         }
     }
     md.push('\n');
 
     let _ = writeln!(md, "## Scenarios\n");
     for scenario in &results.scenarios {
-        let _ = writeln!(md, "- **{}**: {}", inline(&scenario.id), inline(&scenario.about));
+        let _ = writeln!(
+            md,
+            "- **{}**: {}",
+            inline(&scenario.id),
+            inline(&scenario.about)
+        );
         if !scenario.reference.is_empty() {
             let _ = writeln!(md, "  ({})", inline(&scenario.reference));
         }

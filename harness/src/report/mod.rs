@@ -52,10 +52,6 @@ pub fn write_reports(results: &MatrixResults, dir: &Path) -> io::Result<ReportFi
     fs::create_dir_all(dir.join(CELLS_DIR))?;
     let view = View::new(results);
 
-    // JSON first: it is the one that can fail on data (serialization).
-    let results_json = dir.join("results.json");
-    write_file(&results_json, &json::render(results)?)?;
-
     let matrix_md = dir.join("matrix.md");
     write_file(&matrix_md, &markdown::render(&view))?;
 
@@ -76,6 +72,10 @@ pub fn write_reports(results: &MatrixResults, dir: &Path) -> io::Result<ReportFi
     let junit_xml = dir.join("junit.xml");
     write_file(&junit_xml, &junit::render(&view)?)?;
 
+    // Last: the other reports are written even if the results cannot be serialized.
+    let results_json = dir.join("results.json");
+    write_file(&results_json, &json::render(results)?)?;
+
     Ok(ReportFiles {
         matrix_md,
         index_html,
@@ -93,7 +93,11 @@ pub fn cell_page(column: &str, backend: BackendKind, scenario: &str) -> String {
 }
 
 fn cell_file_name(column: &str, backend: BackendKind, scenario: &str) -> String {
-    format!("{}__{backend}__{}.html", file_part(column), file_part(scenario))
+    format!(
+        "{}__{backend}__{}.html",
+        file_part(column),
+        file_part(scenario)
+    )
 }
 
 /// `/` (and anything else that is not safe in a file name or URL) becomes `_`.
@@ -138,7 +142,10 @@ fn remove_stale_pages(cells_dir: &Path, wanted: &BTreeSet<String>) -> io::Result
 
 /// Writes through a temporary file and a rename, so a reader never sees half a report.
 fn write_file(path: &Path, contents: &str) -> io::Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     fs::write(&tmp, contents)?;
     fs::rename(&tmp, path).inspect_err(|_| {
@@ -186,18 +193,19 @@ impl<'a> View<'a> {
     }
 
     /// Quirks seen in any cell, in catalog order (ids missing from the catalog last), each
-    /// with the cells (`column [backend] :: scenario (variant)`) that showed it.
-    fn quirks_found(&self) -> Vec<(String, Option<&'a Quirk>, Vec<String>)> {
-        let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+    /// with the cells that showed it and the variant seen there.
+    fn quirks_found(&self) -> Vec<QuirkFound<'a>> {
+        let mut found: Vec<QuirkFound<'a>> = Vec::new();
         for cell in &self.results.cells {
             for m in &cell.quirks {
-                let place = match &m.variant {
-                    Some(v) => format!("{} [{}] :: {} ({v})", cell.column, cell.backend, cell.scenario),
-                    None => format!("{} [{}] :: {}", cell.column, cell.backend, cell.scenario),
-                };
-                match seen.iter_mut().find(|(id, _)| *id == m.id) {
-                    Some((_, places)) => places.push(place),
-                    None => seen.push((m.id.clone(), vec![place])),
+                let place = (cell, m.variant.as_deref());
+                match found.iter_mut().find(|f| f.id == m.id) {
+                    Some(f) => f.cells.push(place),
+                    None => found.push(QuirkFound {
+                        id: &m.id,
+                        quirk: self.quirk(&m.id),
+                        cells: vec![place],
+                    }),
                 }
             }
         }
@@ -208,22 +216,42 @@ impl<'a> View<'a> {
                 .position(|q| q.id == id)
                 .unwrap_or(usize::MAX)
         };
-        seen.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then_with(|| a.0.cmp(&b.0)));
-        seen.into_iter()
-            .map(|(id, places)| {
-                let quirk = self.quirk(&id);
-                (id, quirk, places)
-            })
-            .collect()
+        found.sort_by(|a, b| rank(a.id).cmp(&rank(b.id)).then_with(|| a.id.cmp(b.id)));
+        found
     }
 
     /// How many cells have each verdict, in [`VERDICTS`] order.
     fn counts(&self) -> Vec<(Verdict, usize)> {
         VERDICTS
             .iter()
-            .map(|v| (*v, self.results.cells.iter().filter(|c| c.verdict == *v).count()))
+            .map(|v| {
+                (
+                    *v,
+                    self.results
+                        .cells
+                        .iter()
+                        .filter(|c| c.verdict == *v)
+                        .count(),
+                )
+            })
             .collect()
     }
+}
+
+/// A quirk seen in the run: its catalog entry (if any) and the cells (with variant) it was seen in.
+struct QuirkFound<'a> {
+    id: &'a str,
+    quirk: Option<&'a Quirk>,
+    cells: Vec<(&'a CellResult, Option<&'a str>)>,
+}
+
+/// `column [backend] :: scenario (variant)`.
+fn place_name(cell: &CellResult, variant: Option<&str>) -> String {
+    let mut text = format!("{} [{}] :: {}", cell.column, cell.backend, cell.scenario);
+    if let Some(v) = variant {
+        text.push_str(&format!(" ({v})"));
+    }
+    text
 }
 
 /// The verdicts in legend order, with what each means.
@@ -242,8 +270,12 @@ fn verdict_meaning(verdict: Verdict) -> &'static str {
             "a known, named server deviation (see the quirk catalog) that the scenario tolerates on this server"
         }
         Verdict::Fail => "an unexpected result: no tolerated quirk explains it",
-        Verdict::Error => "the harness or its infrastructure broke (server did not start, timeout of the cell)",
-        Verdict::Skipped => "not run here (backend unavailable, configuration unsupported, not applicable); the reason is shown",
+        Verdict::Error => {
+            "the harness or its infrastructure broke (server did not start, timeout of the cell)"
+        }
+        Verdict::Skipped => {
+            "not run here (backend unavailable, configuration unsupported, not applicable); the reason is shown"
+        }
     }
 }
 
@@ -276,6 +308,20 @@ fn decisive_summary(cell: &CellResult) -> Option<String> {
 
 fn column_title(column: &ColumnInfo) -> String {
     format!("{} [{}]", column.id, column.backend)
+}
+
+/// `2026-01-02T03:04:05.123Z` as `2026-01-02 03:04:05 UTC`; anything else as it is.
+fn display_time(rfc3339: &str) -> String {
+    let Some((date, time)) = rfc3339.split_once('T') else {
+        return rfc3339.to_string();
+    };
+    let (clock, zone) = match time.find(['Z', '+', '-']) {
+        Some(i) => time.split_at(i),
+        None => (time, ""),
+    };
+    let clock = clock.split('.').next().unwrap_or(clock);
+    let zone = if zone == "Z" { " UTC" } else { zone };
+    format!("{date} {clock}{zone}")
 }
 
 fn format_duration(ms: u64) -> String {

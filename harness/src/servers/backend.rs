@@ -55,7 +55,7 @@ pub struct Running {
 enum Instance {
     // Field order in the tuples matters: the server stops before its directory goes.
     Embedded(ftps_emulator::Emulator, TempDir),
-    Native(NativeServer, Arc<ServerSpec>),
+    Native(Box<NativeServer>, Arc<ServerSpec>),
     External,
 }
 
@@ -91,7 +91,10 @@ fn read_logs(paths: &[PathBuf]) -> String {
         if let Ok(text) = std::fs::read_to_string(path)
             && !text.trim().is_empty()
         {
-            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
             out.push_str(&format!("==> {name} <==\n{}\n", text.trim_end()));
         }
     }
@@ -118,7 +121,9 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     match source {
         ServerSource::Emulated(fz_profile) => {
-            let root = tempfile::Builder::new().prefix("ftps-compat-fz-").tempdir()?;
+            let root = tempfile::Builder::new()
+                .prefix("ftps-compat-fz-")
+                .tempdir()?;
             let options = ftps_emulator::EmulatorOptions {
                 profile: (**fz_profile).clone(),
                 cert_chain: vec![pki.server.cert_der.clone()],
@@ -145,7 +150,7 @@ pub async fn start(
             let server = native::start(spec, profile, pki, account).await?;
             Ok(Running {
                 endpoint: server.endpoint.clone(),
-                instance: Instance::Native(server, spec.clone()),
+                instance: Instance::Native(Box::new(server), spec.clone()),
             })
         }
         ServerSource::External(endpoint) => Ok(Running {
