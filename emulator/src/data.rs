@@ -120,6 +120,14 @@ impl DataChannel {
         ev
     }
 
+    /// The task's next report if one is already waiting.
+    pub fn try_event(&mut self) -> Option<DataEvent> {
+        if self.finished {
+            return None;
+        }
+        self.rx.try_recv().ok()
+    }
+
     pub fn apply(&mut self, ev: DataEvent) {
         match ev {
             DataEvent::Connected => self.connected = true,

@@ -28,6 +28,8 @@ const MAX_LINE: usize = 8192;
 /// Bound on writing one reply to a client that does not read.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on sending close_notify when a connection ends.
+/// How long a command waits for an already-made data connection to be accepted.
+const SETTLE: Duration = Duration::from_millis(30);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -240,6 +242,7 @@ impl Session {
         while !self.closing {
             match self.next_event().await? {
                 Event::Line(line) => {
+                    self.settle_data().await?;
                     self.handle(&line).await?;
                     // Counted from the end of the command, so a long transfer is no idle time.
                     self.last_activity = Instant::now();
@@ -290,6 +293,35 @@ impl Session {
             }),
             ev = data_event => Ok(Event::Data(ev)),
             _ = sleep_until(deadline) => Ok(Event::TimedOut),
+        }
+    }
+
+    /// Before acting on a command, let a passive data connection that the client opened
+    /// before sending it be seen first, as the real server's event loop sees the accept
+    /// before the later command. Without this the order would depend on task scheduling,
+    /// and so would the reply (FileZilla 1.x: which 425, and "Starting" vs "About to start").
+    async fn settle_data(&mut self) -> io::Result<()> {
+        let Some(DataSetup::Passive(ch)) = &self.data else {
+            return Ok(());
+        };
+        if ch.connected {
+            return Ok(());
+        }
+        tokio::time::sleep(SETTLE).await;
+        loop {
+            let Some(DataSetup::Passive(ch)) = &mut self.data else {
+                return Ok(());
+            };
+            match ch.try_event() {
+                // Decided at accept time, with no I/O: part of "connected before".
+                Some(ev @ (DataEvent::Connected | DataEvent::Ready(Err(DataFailure::ProtC)))) => {
+                    self.early_data_event(Some(ev)).await?
+                }
+                // A TLS handshake that ended during the wait started after the command: the
+                // transfer picks its outcome up.
+                Some(ev) => ch.apply(ev),
+                None => return Ok(()),
+            }
         }
     }
 
