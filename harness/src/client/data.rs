@@ -140,7 +140,7 @@ pub async fn run(leg: DataLeg, log: EventLog) -> Result<(), Failure> {
                 .await
                 .map_err(|_| timed_out(&log, "the data connection to connect", leg.timeout))?
                 .map_err(|e| io_failure(&log, "connecting the data connection", &e))?;
-            record(&log, connected(addr, "connect"));
+            record(&log, connected(addr, "connect", leg.tls.is_some()));
             tcp
         }
         DataTarget::Accept(listener) => {
@@ -148,7 +148,7 @@ pub async fn run(leg: DataLeg, log: EventLog) -> Result<(), Failure> {
                 .await
                 .map_err(|_| timed_out(&log, "the server to connect to our PORT", leg.timeout))?
                 .map_err(|e| io_failure(&log, "accepting the data connection", &e))?;
-            record(&log, connected(peer, "accept"));
+            record(&log, connected(peer, "accept", leg.tls.is_some()));
             tcp
         }
     };
@@ -188,11 +188,12 @@ pub async fn run(leg: DataLeg, log: EventLog) -> Result<(), Failure> {
     }
 }
 
-fn connected(peer: SocketAddr, how: &'static str) -> Event {
+fn connected(peer: SocketAddr, how: &'static str, client_tls: bool) -> Event {
     Event::Connected {
         channel: Channel::Data,
         peer: peer.to_string(),
         how,
+        client_tls: Some(client_tls),
     }
 }
 

@@ -192,6 +192,7 @@ impl Session {
             channel: Channel::Control,
             peer: self.peer.to_string(),
             how: "connect",
+            client_tls: None,
         });
         self.control = Some(MaybeTls::Plain(tcp));
         if implicit {
@@ -578,6 +579,7 @@ impl Session {
                         channel: Channel::Data,
                         peer: addr.to_string(),
                         how: "connect",
+                        client_tls: Some(self.data_tls()),
                     });
                     *early = Some(tcp);
                 }

@@ -68,6 +68,9 @@ pub enum Event {
         peer: String,
         /// "connect" (we connected) or "accept" (the server connected to our PORT listener).
         how: &'static str,
+        /// Data connections: whether the client is going to speak TLS on it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_tls: Option<bool>,
     },
     Command {
         line: String,
@@ -135,9 +138,19 @@ impl Event {
         match self {
             Event::Step { index, name } => vec![format!("-- step {index}: {name}")],
             Event::Epilogue { name } => vec![format!("-- after the steps: {name}")],
-            Event::Connected { channel, peer, how } => {
-                vec![format!("== {} {how} {peer}", channel.as_str())]
-            }
+            Event::Connected {
+                channel,
+                peer,
+                how,
+                client_tls,
+            } => vec![match client_tls {
+                None => format!("== {} {how} {peer}", channel.as_str()),
+                Some(tls) => format!(
+                    "== {} {how} {peer} [client: {}]",
+                    channel.as_str(),
+                    if *tls { "tls" } else { "clear" }
+                ),
+            }],
             Event::Command { line } => vec![format!("C> {line}")],
             Event::Pipelined { lines } => lines
                 .iter()
