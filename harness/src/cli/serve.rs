@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use ftps_compat::certs::Pki;
+use ftps_compat::matrix::plan::EMULATED;
 use ftps_compat::servers::manifest::{Account, ServerSpec};
 use ftps_compat::servers::native;
 
@@ -26,6 +27,9 @@ pub struct ServeArgs {
 
 pub fn serve(args: ServeArgs) -> Result<i32, UsageError> {
     let dir = args.servers_dir.clone().unwrap_or_else(servers_dir);
+    if args.server == EMULATED {
+        return serve_emulated(&dir, &args.profile);
+    }
     let manifest = dir.join(&args.server).join("manifest.yaml");
     if !manifest.is_file() {
         return Err(UsageError(format!(
@@ -87,6 +91,65 @@ pub fn serve(args: ServeArgs) -> Result<i32, UsageError> {
         wait_for_stop().await;
         drop(server);
         println!("stopped; instance removed");
+        Ok(EXIT_OK)
+    })
+}
+
+/// The in-process FileZilla-like emulator, explicit and implicit listeners.
+fn serve_emulated(dir: &std::path::Path, profile: &str) -> Result<i32, UsageError> {
+    let profiles = ftps_emulator::Profile::load_dir(&dir.join(EMULATED))
+        .map_err(|e| UsageError(e.to_string()))?;
+    let Some(profile) = profiles.iter().find(|p| p.id() == profile).cloned() else {
+        let ids: Vec<&str> = profiles.iter().map(|p| p.id()).collect();
+        return Err(UsageError(format!(
+            "{EMULATED} has no profile {profile:?}; it has: {}",
+            ids.join(", ")
+        )));
+    };
+    let account =
+        Account::load(&dir.join("account.yaml")).map_err(|e| UsageError(e.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let pki = Pki::generate().map_err(|e| UsageError(e.to_string()))?;
+        let work = tempfile::Builder::new()
+            .prefix("ftps-compat-serve-")
+            .tempdir()
+            .map_err(|e| UsageError(e.to_string()))?;
+        let files = pki
+            .write_to(work.path())
+            .map_err(|e| UsageError(e.to_string()))?;
+        let root = work.path().join("root");
+        std::fs::create_dir(&root).map_err(|e| UsageError(e.to_string()))?;
+        let options = ftps_emulator::EmulatorOptions {
+            profile: profile.clone(),
+            cert_chain: vec![pki.server.cert_der.clone()],
+            key: pki.server.key_der(),
+            users: vec![(account.user.clone(), account.password.clone())],
+            root,
+        };
+        let emulator = ftps_emulator::Emulator::start(options)
+            .await
+            .map_err(|e| UsageError(format!("starting the emulator: {e}")))?;
+        let login = format!("{}:{}", account.user, account.password);
+        let (explicit, implicit) = (emulator.explicit_addr(), emulator.implicit_addr());
+        println!(
+            "{EMULATED} {} (emulates FileZilla Server {}) is running",
+            profile.id(),
+            profile.version()
+        );
+        println!("  explicit: ftp://{login}@{explicit}/   (AUTH TLS)");
+        println!("  implicit: ftps://{login}@{implicit}/  (TLS from the first byte)");
+        println!("  CA:       {}", files.ca.display());
+        println!(
+            "  try:      curl --ssl-reqd --cacert {} ftp://{login}@{explicit}/",
+            files.ca.display()
+        );
+        println!("Ctrl-C stops it.");
+        wait_for_stop().await;
+        emulator.shutdown().await;
+        drop(work);
+        println!("stopped; files removed");
         Ok(EXIT_OK)
     })
 }
