@@ -168,6 +168,21 @@ pub(crate) struct DataSettings {
     pub ascii_conversion: bool,
     pub appe_restart_offset: bool,
     pub check_data_ip: bool,
+    /// The address PASV replies name (FileZilla 0.9 "Custom PASV IP"). Absent: the control
+    /// connection's local address. The listener always stays on the local address.
+    #[serde(default)]
+    pub pasv_address: Option<PasvAddress>,
+}
+
+/// FileZilla Server 0.9's "Custom PASV IP" with its "No External IP On Local" switch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasvAddress {
+    /// The IPv4 address named in 227 replies.
+    pub ip: std::net::Ipv4Addr,
+    /// "No External IP On Local": name the local address anyway when the peer is on a
+    /// non-routable (loopback or private) network.
+    pub no_external_ip_on_local: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -660,12 +675,15 @@ mod tests {
     fn shipped_profiles_load_sorted() {
         let profiles = Profile::load_dir(&profiles_dir()).expect("profiles load");
         let ids: Vec<_> = profiles.iter().map(|p| p.id()).collect();
-        assert_eq!(ids, ["fz-0.9", "fz-0.9-noforce", "fz-0.9.33", "fz-1.x"]);
+        assert_eq!(
+            ids,
+            ["fz-0.9", "fz-0.9-custom-pasv-ip", "fz-0.9-noforce", "fz-0.9.33", "fz-1.x"]
+        );
         for p in &profiles {
             assert!(!p.about().is_empty());
         }
         let v: Vec<_> = profiles.iter().map(|p| p.version()).collect();
-        assert_eq!(v, ["0.9.60", "0.9.60", "0.9.33", "1.9.4"]);
+        assert_eq!(v, ["0.9.60", "0.9.60", "0.9.60", "0.9.33", "1.9.4"]);
     }
 
     #[test]

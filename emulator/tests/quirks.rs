@@ -558,3 +558,52 @@ async fn bad_input_is_survived() {
     assert!(banner.starts_with("220-"));
     env.emu.shutdown().await;
 }
+
+/// fz-0.9-custom-pasv-ip: PASV names the custom (non-loopback) address, but the listener is
+/// on the control connection's local address, where a client that ignores the PASV host
+/// connects. No traffic goes to the named address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_pasv_ip_is_named_but_not_listened_on() {
+    let env = Env::start(profile("fz-0.9-custom-pasv-ip")).await;
+    let cfg = cfg();
+    let (mut ftp, _) = Ftp::connect(env.emu.explicit_addr()).await;
+    ftp.auth_tls(cfg.clone()).await;
+    ftp.login().await;
+    assert!(ftp.cmd("PBSZ 0").await.starts_with("200 "));
+    assert!(ftp.cmd("PROT P").await.starts_with("200 "));
+    let reply = ftp.cmd("PASV").await;
+    assert!(
+        reply.starts_with("227 Entering Passive Mode (203,0,113,7,"),
+        "{reply}"
+    );
+    let numbers: Vec<u16> = reply
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .rsplit(',')
+        .take(2)
+        .map(|n| n.trim_matches(|c: char| !c.is_ascii_digit()).parse().unwrap())
+        .collect();
+    let port = numbers[1] * 256 + numbers[0];
+    let local = SocketAddr::from(([127, 0, 0, 1], port));
+    let tcp = timeout(STEP, TcpStream::connect(local)).await.unwrap().unwrap();
+    ftp.send("LIST").await;
+    let mut tls = timeout(
+        STEP,
+        tokio_rustls::TlsConnector::from(cfg).connect(server_name(), tcp),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(ftp.reply().await.starts_with("150 "));
+    let mut listing = Vec::new();
+    let _ = tls.read_to_end(&mut listing).await;
+    assert!(ftp.reply().await.starts_with("226 "), "{}", env.log_text());
+    // Without the custom address, fz-0.9 names the local address.
+    let env2 = Env::start(profile("fz-0.9")).await;
+    let (mut ftp2, _) = Ftp::connect(env2.emu.explicit_addr()).await;
+    ftp2.auth_tls(cfg).await;
+    ftp2.login().await;
+    let reply = ftp2.cmd("PASV").await;
+    assert!(reply.starts_with("227 Entering Passive Mode (127,0,0,1,"), "{reply}");
+    env.emu.shutdown().await;
+    env2.emu.shutdown().await;
+}

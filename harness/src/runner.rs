@@ -117,7 +117,8 @@ pub enum RunError {
 struct Plan {
     addr: SocketAddr,
     implicit: bool,
-    auth: Option<String>,
+    /// AUTH mechanisms, tried in order until one gets 234.
+    auth: Option<Vec<String>>,
 }
 
 fn plan(scenario: &Scenario, endpoint: &Endpoint) -> Result<Plan, RunError> {
@@ -129,7 +130,11 @@ fn plan(scenario: &Scenario, endpoint: &Endpoint) -> Result<Plan, RunError> {
         .map(|p| SocketAddr::new(endpoint.host, p));
     let missing =
         |what: &str| RunError::NotApplicable(format!("the server has no {what} FTPS listener"));
-    let auth = Some(scenario.client.auth.clone());
+    let auth = Some(
+        std::iter::once(scenario.client.auth.clone())
+            .chain(scenario.client.auth_fallback.iter().cloned())
+            .collect::<Vec<_>>(),
+    );
     Ok(match scenario.client.connect {
         Connect::Auto => match (explicit, implicit) {
             (Some(addr), _) => Plan {
@@ -211,7 +216,7 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
     };
     let connect_label = match (&plan.auth, plan.implicit) {
         (_, true) => "connect (implicit TLS)".to_string(),
-        (Some(mechanism), false) => format!("connect + AUTH {mechanism}"),
+        (Some(mechanisms), false) => format!("connect + AUTH {}", mechanisms.join(", then ")),
         (None, false) => "connect (plain)".to_string(),
     };
     let (mut session, connected) = Session::connect(plan.addr, plan.implicit, tls, options).await;
@@ -231,8 +236,8 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
         Ok(_) => None,
     };
     if outcome.is_none()
-        && let Some(mechanism) = &plan.auth
-        && let Err(failure) = session.auth(mechanism).await
+        && let Some(mechanisms) = &plan.auth
+        && let Err(failure) = session.auth_first_accepted(mechanisms).await
     {
         outcome = Some(Outcome::Failed {
             step: 0,

@@ -1,5 +1,6 @@
 //! The compatibility matrix under `cargo test`: one trial per cell, named
-//! `server/profile::scenario` (filter with `cargo test --test compat -- vsftpd`).
+//! `server/profile::scenario` (filter with `cargo test --test compat -- vsftpd`); client
+//! profiles (scenarios/clients/) are rows named `client-<id>`.
 //! Each trial runs its cell on a fresh server instance, asserts the verdict (pass or a
 //! tolerated quirk) and snapshots the normalized transcript with insta. Cells that cannot
 //! run here are ignored with their reason. New or changed snapshots fail under CI;
@@ -35,6 +36,19 @@ fn load_inputs() -> Inputs {
                     .join("\n")
             ),
         }
+    }
+    // Client profiles are rows too: `server/profile::client-<id>`.
+    let clients = dir.join(scenario::CLIENTS_DIR);
+    match scenario::load_client_profiles(&clients) {
+        Ok(rows) => scenarios.extend(rows),
+        Err(errors) => panic!(
+            "{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
     let filters = Filters {
         servers: vec![],

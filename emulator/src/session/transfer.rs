@@ -66,9 +66,16 @@ impl Session {
                 let text = if extended {
                     render(&r.epsv_ok, &[("port", &port.to_string())])
                 } else {
-                    let h = match ip {
-                        IpAddr::V4(v4) => v4.octets(),
-                        IpAddr::V6(_) => Ipv4Addr::LOCALHOST.octets(),
+                    let h = match (ip, &sh.profile.data.pasv_address) {
+                        // FileZilla 0.9 names the custom PASV IP unless "No External IP
+                        // On Local" is on and the peer is local (ControlSocket.cpp:2638-2680).
+                        (_, Some(custom))
+                            if !(custom.no_external_ip_on_local && peer_is_local(self.peer.ip())) =>
+                        {
+                            custom.ip.octets()
+                        }
+                        (IpAddr::V4(v4), _) => v4.octets(),
+                        (IpAddr::V6(_), _) => Ipv4Addr::LOCALHOST.octets(),
                     };
                     let pasv = format!(
                         "{},{},{},{},{},{}",
@@ -445,5 +452,13 @@ mod tests {
             parse_eprt("|1|127.0.0.1|0|"),
             Err(EprtError::Syntax)
         ));
+    }
+}
+
+/// Loopback, private (RFC 1918) and link-local peers: FileZilla 0.9's "local" networks.
+fn peer_is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback(),
     }
 }

@@ -49,6 +49,41 @@ pub struct RunArgs {
     /// Matrix: write matrix.md, index.html, results.json and junit.xml here.
     #[arg(long)]
     report_dir: Option<PathBuf>,
+    /// Rows: the scenario corpus, the client profiles (scenarios/clients/, rows
+    /// `client-<id>`: "client profile x server"), or both.
+    #[arg(long, value_enum, default_value_t = View::Scenarios)]
+    view: View,
+}
+
+/// Which rows a run has.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum View {
+    Scenarios,
+    Clients,
+    All,
+}
+
+/// The rows of a view: the requested scenarios and/or every client profile.
+fn rows(view: View, requested: &[String], dir: &Path) -> Result<Vec<Scenario>, UsageError> {
+    let mut rows = if view == View::Clients {
+        Vec::new()
+    } else {
+        load_scenarios(requested, dir)?
+    };
+    if view != View::Scenarios {
+        let clients = dir.join(scenario::CLIENTS_DIR);
+        let profiles = scenario::load_client_profiles(&clients).map_err(|errors| {
+            UsageError(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\nerror: "),
+            )
+        })?;
+        rows.extend(profiles);
+    }
+    Ok(rows)
 }
 
 fn resolve(spec: &str, dir: &Path) -> PathBuf {
@@ -91,7 +126,7 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         .scenarios_dir
         .clone()
         .unwrap_or_else(default_scenarios_dir);
-    let scenarios = load_scenarios(&args.scenarios, &dir)?;
+    let scenarios = rows(args.view, &args.scenarios, &dir)?;
     let Some(target) = &args.target else {
         let filters = Filters {
             servers: args.servers.clone(),

@@ -415,6 +415,29 @@ impl Session {
         self.start_tls().await
     }
 
+    /// `AUTH` with each mechanism in turn until one gets 234, then the handshake (curl's
+    /// default: AUTH SSL, then AUTH TLS). Each fallback is noted in the transcript; when
+    /// every mechanism is refused, the last refusal is the failure.
+    pub async fn auth_first_accepted(&mut self, mechanisms: &[String]) -> Result<(), Failure> {
+        let mut refused = Failure::Io("no AUTH mechanism to try".into());
+        for (i, mechanism) in mechanisms.iter().enumerate() {
+            let reply = self.command(&format!("AUTH {mechanism}")).await?;
+            if reply.code == 234 {
+                return self.start_tls().await;
+            }
+            refused = Failure::reply(&reply);
+            if let Some(next) = mechanisms.get(i + 1) {
+                self.transcript.push(Event::Note {
+                    text: format!(
+                        "AUTH {mechanism} refused with {}; falling back to AUTH {next}",
+                        reply.code
+                    ),
+                });
+            }
+        }
+        Err(refused)
+    }
+
     /// After a 2xx to CCC: close the TLS layer (close_notify both ways) and go on in clear.
     pub async fn clear_control_channel(&mut self) -> Result<(), Failure> {
         let Some(MaybeTls::Tls(mut stream)) = self.control.take() else {
@@ -745,5 +768,115 @@ fn closed_kind(err: &std::io::Error) -> String {
             "connection closed".into()
         }
         _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::tls::{TlsKnobs, TlsVersion, Trust, Verify};
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    /// A scripted control-channel server: answers each command line with the next reply
+    /// of `script`, then closes. Returns the command lines it received.
+    async fn scripted(script: Vec<&'static str>) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (read, mut write) = tcp.into_split();
+            write.write_all(b"220 hello\r\n").await.unwrap();
+            let mut lines = BufReader::new(read).lines();
+            let mut seen = Vec::new();
+            for reply in script {
+                let Ok(Some(line)) = lines.next_line().await else {
+                    break;
+                };
+                seen.push(line);
+                write.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (addr, task)
+    }
+
+    fn options() -> ClientOptions {
+        let second = Duration::from_secs(5);
+        ClientOptions {
+            data: DataKnobs {
+                mode: DataMode::Epsv,
+                connect: DataConnect::Before,
+                tls: DataTls::Auto,
+                close_notify: true,
+                drain: true,
+                obey_pasv_address: false,
+            },
+            timeouts: Timeouts {
+                connect: second,
+                reply: second,
+                data: second,
+            },
+            max_line: 8192,
+        }
+    }
+
+    fn tls() -> TlsContext {
+        let knobs = TlsKnobs {
+            min: TlsVersion::Tls12,
+            max: TlsVersion::Tls13,
+            resume: true,
+            verify: Verify::None,
+            alpn: Vec::new(),
+            sni: true,
+            server_name: "localhost".into(),
+            client_cert: false,
+        };
+        TlsContext::build(&knobs, &Trust::default()).unwrap()
+    }
+
+    fn mechanisms(list: &[&str]) -> Vec<String> {
+        list.iter().map(|m| m.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn auth_falls_back_and_records_why() {
+        let (addr, server) = scripted(vec![
+            "500 This security scheme is not implemented",
+            "504 Unknown AUTH type.",
+        ])
+        .await;
+        let (mut session, banner) = Session::connect(addr, false, tls(), options()).await;
+        banner.unwrap();
+        let result = session
+            .auth_first_accepted(&mechanisms(&["SSL", "TLS"]))
+            .await;
+        assert_eq!(
+            result,
+            Err(Failure::Reply {
+                code: 504,
+                text: "Unknown AUTH type.".into()
+            })
+        );
+        assert_eq!(server.await.unwrap(), ["AUTH SSL", "AUTH TLS"]);
+        let text = session.transcript.render();
+        assert!(
+            text.contains("AUTH SSL refused with 500; falling back to AUTH TLS"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn auth_stops_at_the_first_234() {
+        // The 234 is followed by a close instead of a handshake: the client must have
+        // started TLS after the first mechanism and never sent the second.
+        let (addr, server) = scripted(vec!["234 Proceed with negotiation."]).await;
+        let (mut session, banner) = Session::connect(addr, false, tls(), options()).await;
+        banner.unwrap();
+        let result = session
+            .auth_first_accepted(&mechanisms(&["SSL", "TLS"]))
+            .await;
+        assert!(result.is_err());
+        assert_eq!(server.await.unwrap(), ["AUTH SSL"]);
+        assert!(!session.transcript.render().contains("falling back"));
     }
 }

@@ -210,3 +210,119 @@ fn decisive(outcome: &Outcome, transcript: &Transcript) -> Option<Decisive> {
         detail: normalize(&detail),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::transcript::{Channel, Handshake, HandshakeKind};
+
+    fn catalog() -> Catalog {
+        Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../servers/quirks.yaml"))
+            .expect("the catalog loads")
+    }
+
+    fn scenario(tolerated_quirk: &str) -> Scenario {
+        let text = format!(
+            "id: s\nabout: a\nreference: r\nsteps:\n  - login\n  - list\n\
+             tolerate:\n  - quirk: {tolerated_quirk}\n    on: [\"vsftpd/*-strict\"]\n"
+        );
+        crate::scenario::parse(Path::new("s.yaml"), &text).expect("scenario parses")
+    }
+
+    /// vsftpd refusing a data connection that did not resume the control session.
+    fn refused_run() -> (Outcome, Transcript) {
+        let mut t = Transcript::default();
+        t.push(Event::Step {
+            index: 2,
+            name: "list".into(),
+        });
+        t.push(Event::Command {
+            line: "LIST".into(),
+        });
+        t.push(Event::Reply {
+            code: 150,
+            lines: vec!["150 Here comes the directory listing.".into()],
+        });
+        t.push(Event::Tls {
+            channel: Channel::Data,
+            handshake: Handshake {
+                version: "TLSv1.3".into(),
+                cipher: "TLS13_AES_256_GCM_SHA384".into(),
+                kind: HandshakeKind::Full,
+                alpn: None,
+            },
+        });
+        let text = "SSL connection failed: session reuse required";
+        t.push(Event::Reply {
+            code: 522,
+            lines: vec![format!("522 {text}")],
+        });
+        let outcome = Outcome::Failed {
+            step: 2,
+            label: "list".into(),
+            failure: Failure::Reply {
+                code: 522,
+                text: text.into(),
+            },
+        };
+        (outcome, t)
+    }
+
+    #[test]
+    fn a_tolerated_quirk_grades_quirk_with_the_decisive_reply() {
+        let (outcome, transcript) = refused_run();
+        let graded = grade(
+            &scenario("session-reuse-required"),
+            "vsftpd/explicit-strict",
+            &outcome,
+            &transcript,
+            &catalog(),
+        );
+        assert_eq!(graded.verdict, Verdict::Quirk, "{}", graded.reason);
+        let decisive = graded.decisive.expect("a decisive step");
+        assert_eq!((decisive.step, decisive.code), (2, Some(522)));
+        assert_eq!(decisive.command.as_deref(), Some("LIST"));
+    }
+
+    #[test]
+    fn changing_the_tolerated_quirk_fails_with_an_actionable_message() {
+        let (outcome, transcript) = refused_run();
+        let graded = grade(
+            &scenario("prot-p-required"),
+            "vsftpd/explicit-strict",
+            &outcome,
+            &transcript,
+            &catalog(),
+        );
+        assert_eq!(graded.verdict, Verdict::Fail);
+        assert!(
+            graded.reason.contains(
+                "got reply 522 SSL connection failed: session reuse required at step 2 (list)"
+            ),
+            "{}",
+            graded.reason
+        );
+        assert!(
+            graded.reason.contains(
+                "add to scenarios/s.yaml: tolerate: [{quirk: session-reuse-required, on: [\"vsftpd/explicit-strict\"]}]"
+            ),
+            "{}",
+            graded.reason
+        );
+    }
+
+    #[test]
+    fn a_quirk_tolerated_elsewhere_is_a_failure_here() {
+        let (outcome, transcript) = refused_run();
+        let graded = grade(
+            &scenario("session-reuse-required"),
+            "proftpd/explicit-lax",
+            &outcome,
+            &transcript,
+            &catalog(),
+        );
+        assert_eq!(graded.verdict, Verdict::Fail);
+    }
+}

@@ -8,17 +8,152 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
-use super::model::{Scenario, Step};
+use super::model::{ClientSpec, Scenario, Step};
 pub use crate::yaml::LoadError;
 use crate::yaml::without_position;
 
-/// Loads one scenario file.
+/// Client profiles live next to the scenarios, in `clients/<id>.yaml`.
+pub const CLIENTS_DIR: &str = "clients";
+/// A client profile runs as a matrix row named `client-<id>`.
+pub const CLIENT_ROW_PREFIX: &str = "client-";
+
+/// Loads one scenario file. A `client.profile` is resolved against `clients/` next to it:
+/// the profile's knobs first, the scenario's own knobs on top.
 pub fn load_file(path: &Path) -> Result<Scenario, Vec<LoadError>> {
     let source =
         std::fs::read_to_string(path).map_err(|e| vec![LoadError::unreadable(path, &e)])?;
-    let scenario = parse(path, &source)?;
+    let mut scenario = parse(path, &source)?;
     check_id(path, &source, &scenario)?;
+    if let Some(profile) = scenario.client.profile.clone() {
+        let clients = path.parent().unwrap_or(Path::new(".")).join(CLIENTS_DIR);
+        scenario.client = apply_profile(path, &source, &clients, &profile)?;
+    }
     Ok(scenario)
+}
+
+/// Loads every client profile in `dir` as a matrix row: the profile's knobs, its usual
+/// session (steps), expectation and tolerances, under the id `client-<id>`.
+pub fn load_client_profiles(dir: &Path) -> Result<Vec<Scenario>, Vec<LoadError>> {
+    let files = scenario_files(dir).map_err(|e| vec![LoadError::unreadable(dir, &e)])?;
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match load_client_profile(&file) {
+            Ok(row) => rows.push(row),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+/// One client profile file (scenario format; it cannot name another profile).
+pub fn load_client_profile(path: &Path) -> Result<Scenario, Vec<LoadError>> {
+    let source =
+        std::fs::read_to_string(path).map_err(|e| vec![LoadError::unreadable(path, &e)])?;
+    let mut scenario = parse(path, &source)?;
+    check_id(path, &source, &scenario)?;
+    if scenario.client.profile.is_some() {
+        let (line, column) = key_position(&source, "profile:");
+        return Err(vec![LoadError {
+            path: path.to_owned(),
+            line,
+            column,
+            message: "a client profile cannot build on another profile: remove client.profile"
+                .into(),
+        }]);
+    }
+    scenario.id = format!("{CLIENT_ROW_PREFIX}{}", scenario.id);
+    Ok(scenario)
+}
+
+#[derive(Deserialize)]
+struct RawClient {
+    #[serde(default)]
+    client: serde_json::Value,
+    #[serde(flatten)]
+    _rest: BTreeMap<String, IgnoredAny>,
+}
+
+fn raw_client(path: &Path, source: &str) -> Result<serde_json::Value, Vec<LoadError>> {
+    serde_saphyr::from_str::<RawClient>(source)
+        .map(|raw| raw.client)
+        .map_err(|e| vec![LoadError::from_yaml(path, &e)])
+}
+
+/// The profile's client mapping with the scenario's written on top (mappings merge key by
+/// key; anything else is replaced).
+fn apply_profile(
+    path: &Path,
+    source: &str,
+    clients: &Path,
+    profile: &str,
+) -> Result<ClientSpec, Vec<LoadError>> {
+    let (line, column) = key_position(source, "profile:");
+    let here = |message: String| {
+        vec![LoadError {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }]
+    };
+    let profile_path = clients.join(format!("{profile}.yaml"));
+    if !profile_path.is_file() {
+        let known: Vec<String> = scenario_files(clients)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| f.file_stem().and_then(|s| s.to_str()).map(String::from))
+            .collect();
+        return Err(here(format!(
+            "unknown client profile {profile:?}: expected one of [{}] (files in {})",
+            known.join(", "),
+            clients.display()
+        )));
+    }
+    // Validates the profile file itself, with its own positions.
+    load_client_profile(&profile_path)?;
+    let profile_source = std::fs::read_to_string(&profile_path)
+        .map_err(|e| vec![LoadError::unreadable(&profile_path, &e)])?;
+    let mut merged = raw_client(&profile_path, &profile_source)?;
+    let mut own = raw_client(path, source)?;
+    if let Some(map) = own.as_object_mut() {
+        map.remove("profile");
+    }
+    merge(&mut merged, own);
+    let mut spec: ClientSpec = serde_json::from_value(merged)
+        .map_err(|e| here(format!("client with profile {profile:?}: {e}")))?;
+    spec.profile = Some(profile.to_string());
+    Ok(spec)
+}
+
+fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (_, serde_json::Value::Null) => {}
+        (slot, value) => *slot = value,
+    }
+}
+
+/// 1-based line and column of the first line containing `key` (1:1 if none).
+fn key_position(source: &str, key: &str) -> (u64, u64) {
+    source
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find(key).map(|c| (i as u64 + 1, c as u64 + 1)))
+        .unwrap_or((1, 1))
 }
 
 /// Parses scenario text; `path` is only used in messages.
@@ -151,6 +286,84 @@ expect:
         assert_eq!(errors[0].line, 8);
         assert_eq!(errors[1].line, 11);
         assert!(errors[1].message.contains("verfy"), "{}", errors[1]);
+    }
+
+    const CURL: &str = "\
+id: curl
+about: curl
+reference: curl docs
+client:
+  connect: explicit
+  auth: SSL
+  auth_fallback: [TLS]
+  tls: { resume: true, alpn: [ftp] }
+  data: { mode: epsv }
+steps:
+  - login
+";
+
+    fn with_profile(scenario: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(CLIENTS_DIR)).unwrap();
+        std::fs::write(dir.path().join("clients/curl.yaml"), CURL).unwrap();
+        let path = dir.path().join("good.yaml");
+        std::fs::write(&path, scenario).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn profile_knobs_with_scenario_overrides() {
+        let text = GOOD.replace(
+            "tls: { resume: false }",
+            "profile: curl\n  tls: { resume: false }",
+        );
+        let (_dir, path) = with_profile(&text);
+        let scenario = load_file(&path).unwrap();
+        let client = &scenario.client;
+        assert_eq!(client.profile.as_deref(), Some("curl"));
+        assert_eq!(client.auth, "SSL");
+        assert_eq!(client.auth_fallback, vec!["TLS".to_string()]);
+        // Overridden by the scenario; the rest of `tls` still comes from the profile.
+        assert!(!client.tls.resume);
+        assert_eq!(client.tls.alpn, vec!["ftp".to_string()]);
+    }
+
+    #[test]
+    fn unknown_profile_names_the_line_and_the_known_ones() {
+        let text = GOOD.replace(
+            "tls: { resume: false }",
+            "profile: kurl\n  tls: { resume: false }",
+        );
+        let (_dir, path) = with_profile(&text);
+        let errors = load_file(&path).unwrap_err();
+        assert_eq!(errors[0].line, 5, "{errors:?}");
+        assert!(errors[0].message.contains("kurl"), "{}", errors[0]);
+        assert!(errors[0].message.contains("[curl]"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn client_profiles_load_as_client_rows() {
+        let (dir, _) = with_profile(GOOD);
+        let rows = load_client_profiles(&dir.path().join(CLIENTS_DIR)).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, "client-curl");
+        assert_eq!(rows[0].client.auth_fallback, vec!["TLS".to_string()]);
+    }
+
+    #[test]
+    fn shipped_client_profiles_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/clients");
+        let rows = load_client_profiles(&dir).unwrap_or_else(|e| panic!("{e:?}"));
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        for id in [
+            "client-alexftps-2009-implicit",
+            "client-curl",
+            "client-fluentftp-default",
+            "client-lftp",
+            "client-python-ftplib",
+        ] {
+            assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
     }
 
     #[test]

@@ -3,5 +3,8 @@
 mod load;
 mod model;
 
-pub use load::{LoadError, load_file, parse, scenario_files};
+pub use load::{
+    CLIENT_ROW_PREFIX, CLIENTS_DIR, LoadError, load_client_profile, load_client_profiles, load_file,
+    parse, scenario_files,
+};
 pub use model::*;

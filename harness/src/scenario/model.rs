@@ -60,9 +60,16 @@ pub enum Connect {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientSpec {
+    /// A client profile (`scenarios/clients/<id>.yaml`) whose knobs this spec starts from;
+    /// every knob written next to it overrides the profile's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub connect: Connect,
     /// The AUTH mechanism sent for `connect: explicit`: TLS, SSL, TLS-C, TLS-P.
     pub auth: String,
+    /// Mechanisms tried in order when the server refuses `auth` (no 234): curl's default
+    /// is `auth: SSL` with `auth_fallback: [TLS]`.
+    pub auth_fallback: Vec<String>,
     pub tls: TlsSpec,
     pub data: DataSpec,
     pub timeouts: TimeoutSpec,
@@ -73,8 +80,10 @@ pub struct ClientSpec {
 impl Default for ClientSpec {
     fn default() -> Self {
         ClientSpec {
+            profile: None,
             connect: Connect::Auto,
             auth: "TLS".into(),
+            auth_fallback: Vec::new(),
             tls: TlsSpec::default(),
             data: DataSpec::default(),
             timeouts: TimeoutSpec::default(),
