@@ -9,11 +9,11 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use ftps_compat::matrix::{
-    self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixResults, Verdict,
+    self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixError, MatrixResults, Verdict,
 };
 use ftps_compat::scenario::{Dur, Scenario};
 
-use super::{EXIT_FAILED, EXIT_OK, UsageError, servers_dir};
+use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, servers_dir};
 
 pub struct MatrixArgs {
     pub filters: Filters,
@@ -94,23 +94,31 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
-    let results = runtime
-        .block_on(matrix::run(
-            inputs.columns,
-            inputs.scenarios,
-            inputs.catalog,
-            inputs.account,
-            config,
-            |cell| {
-                if plain {
-                    println!("{}", cell_line(cell));
-                } else {
-                    bar.set_message(cell.name());
-                    bar.inc(1);
-                }
-            },
-        ))
-        .map_err(|e| UsageError(e.to_string()))?;
+    let run = matrix::run(
+        inputs.columns,
+        inputs.scenarios,
+        inputs.catalog,
+        inputs.account,
+        config,
+        |cell| {
+            if plain {
+                println!("{}", cell_line(cell));
+            } else {
+                bar.set_message(cell.name());
+                bar.inc(1);
+            }
+        },
+        super::serve::wait_for_stop(),
+    );
+    let results = match runtime.block_on(run) {
+        Ok(results) => results,
+        Err(interrupted @ MatrixError::Interrupted { .. }) => {
+            bar.finish_and_clear();
+            eprintln!("{interrupted}");
+            return Ok(EXIT_INTERRUPTED);
+        }
+        Err(e) => return Err(UsageError(e.to_string())),
+    };
     bar.finish_and_clear();
     print_summary(&results);
     if let Some(dir) = &args.report_dir {

@@ -18,6 +18,8 @@ pub struct UsageError(pub String);
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// Ctrl-C: the conventional 128 + SIGINT.
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser)]
 #[command(

@@ -779,7 +779,9 @@ mod tests {
 
     /// A scripted control-channel server: answers each command line with the next reply
     /// of `script`, then closes. Returns the command lines it received.
-    async fn scripted(script: Vec<&'static str>) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+    async fn scripted(
+        script: Vec<&'static str>,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -793,7 +795,10 @@ mod tests {
                     break;
                 };
                 seen.push(line);
-                write.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+                write
+                    .write_all(format!("{reply}\r\n").as_bytes())
+                    .await
+                    .unwrap();
             }
             seen
         });

@@ -146,7 +146,17 @@ impl CellContext {
     }
 }
 
-/// Runs every cell; `progress` sees each result as it completes.
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixError {
+    #[error(transparent)]
+    Certs(#[from] crate::certs::CertError),
+    /// `stop` fired: every running cell was cancelled and its server stopped.
+    #[error("interrupted: {running} unfinished cells were cancelled and their servers stopped")]
+    Interrupted { running: usize },
+}
+
+/// Runs every cell; `progress` sees each result as it completes. When `stop` completes
+/// (Ctrl-C), running cells are cancelled and awaited, so their servers are gone on return.
 pub async fn run(
     columns: Vec<Column>,
     scenarios: Vec<Scenario>,
@@ -154,7 +164,8 @@ pub async fn run(
     account: Account,
     config: MatrixConfig,
     progress: impl Fn(&CellResult),
-) -> Result<MatrixResults, crate::certs::CertError> {
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<MatrixResults, MatrixError> {
     let started_at = now_rfc3339();
     let clock = Instant::now();
     let shared = Arc::new(CellContext::new(account, catalog.clone(), config.clone())?);
@@ -179,7 +190,20 @@ pub async fn run(
         }
     }
     let mut cells: Vec<Option<CellResult>> = vec![None; names.len()];
-    while let Some(joined) = tasks.join_next().await {
+    tokio::pin!(stop);
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => match joined {
+                Some(joined) => joined,
+                None => break,
+            },
+            () = &mut stop => {
+                let running = tasks.len();
+                // Aborts every cell and waits for each to drop (servers killed, dirs removed).
+                tasks.shutdown().await;
+                return Err(MatrixError::Interrupted { running });
+            }
+        };
         match joined {
             Ok((index, cell)) => {
                 progress(&cell);

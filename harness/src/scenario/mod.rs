@@ -4,7 +4,7 @@ mod load;
 mod model;
 
 pub use load::{
-    CLIENT_ROW_PREFIX, CLIENTS_DIR, LoadError, load_client_profile, load_client_profiles, load_file,
-    parse, scenario_files,
+    CLIENT_ROW_PREFIX, CLIENTS_DIR, LoadError, load_client_profile, load_client_profiles,
+    load_file, parse, scenario_files,
 };
 pub use model::*;

@@ -1,18 +1,20 @@
 //! Backends start (or attach to) one server configuration and hand back an endpoint:
 //! - `embedded`: the in-process FileZilla-like emulator, always available;
 //! - `native`: a server binary on this host, configured into a temp dir;
+//! - `container`: the server's image under testcontainers, same config, host network;
 //! - `external`: a server the user names with `--target`.
 //!
 //! A started server lives as long as its [`Running`] handle; dropping it stops the server
 //! and removes its files.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 use tempfile::TempDir;
 
+use super::container::{self, ContainerServer};
 use super::instance::StartError;
 use super::manifest::{Account, ServerSpec};
 use super::native::{self, NativeServer};
@@ -43,7 +45,10 @@ impl fmt::Display for BackendKind {
 #[derive(Clone)]
 pub enum ServerSource {
     Emulated(Arc<ftps_emulator::Profile>),
+    /// A real server as a native process.
     Real(Arc<ServerSpec>),
+    /// A real server in a container of its image.
+    Container(Arc<ServerSpec>),
     External(Endpoint),
 }
 
@@ -56,6 +61,7 @@ enum Instance {
     // Field order in the tuples matters: the server stops before its directory goes.
     Embedded(ftps_emulator::Emulator, TempDir),
     Native(Box<NativeServer>, Arc<ServerSpec>),
+    Container(Box<ContainerServer>, Arc<ServerSpec>),
     External,
 }
 
@@ -68,9 +74,46 @@ impl Running {
         let text = match &self.instance {
             Instance::Embedded(emulator, _) => emulator.log().join("\n"),
             Instance::Native(server, spec) => read_logs(&server.log_paths(spec)),
+            Instance::Container(server, spec) => {
+                let mut text = read_logs(&server.log_paths(spec));
+                let output = server.output();
+                if !output.trim().is_empty() {
+                    text.push_str(&format!(
+                        "==> container output <==\n{}\n",
+                        output.trim_end()
+                    ));
+                }
+                text
+            }
             Instance::External => String::new(),
         };
         tail(&text, LOG_EXCERPT)
+    }
+
+    /// The instance directory on this host (config, logs, FTP root), if the server has one.
+    pub fn instance_dir(&self) -> Option<&Path> {
+        match &self.instance {
+            Instance::Embedded(_, dir) => Some(dir.path()),
+            Instance::Native(server, _) => Some(server.instance_dir()),
+            Instance::Container(server, _) => Some(server.instance_dir()),
+            Instance::External => None,
+        }
+    }
+
+    /// The server's process (group leader) when it runs natively.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.instance {
+            Instance::Native(server, _) => Some(server.pid()),
+            _ => None,
+        }
+    }
+
+    /// The server's container when it runs in one.
+    pub fn container_id(&self) -> Option<&str> {
+        match &self.instance {
+            Instance::Container(server, _) => Some(server.container_id()),
+            _ => None,
+        }
     }
 
     pub async fn stop(self) {
@@ -80,6 +123,7 @@ impl Running {
                 drop(dir);
             }
             Instance::Native(server, _) => drop(server),
+            Instance::Container(server, _) => server.stop().await,
             Instance::External => {}
         }
     }
@@ -151,6 +195,13 @@ pub async fn start(
             Ok(Running {
                 endpoint: server.endpoint.clone(),
                 instance: Instance::Native(Box::new(server), spec.clone()),
+            })
+        }
+        ServerSource::Container(spec) => {
+            let server = container::start(spec, profile, pki, account).await?;
+            Ok(Running {
+                endpoint: server.endpoint.clone(),
+                instance: Instance::Container(Box::new(server), spec.clone()),
             })
         }
         ServerSource::External(endpoint) => Ok(Running {

@@ -1,6 +1,7 @@
 //! Starting real servers: processes, ports, readiness.
 
 pub mod backend;
+pub mod container;
 pub mod instance;
 pub mod manifest;
 pub mod native;

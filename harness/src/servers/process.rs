@@ -17,6 +17,13 @@ impl ProcessGuard {
     /// Spawns `command` as the leader of a new process group.
     pub fn spawn(name: &str, mut command: Command) -> io::Result<ProcessGuard> {
         command.process_group(0);
+        // If the harness dies without unwinding (SIGKILL), the kernel kills the server too.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)
+            });
+        }
         let child = command.spawn()?;
         Ok(ProcessGuard {
             child,
