@@ -677,7 +677,13 @@ mod tests {
         let ids: Vec<_> = profiles.iter().map(|p| p.id()).collect();
         assert_eq!(
             ids,
-            ["fz-0.9", "fz-0.9-custom-pasv-ip", "fz-0.9-noforce", "fz-0.9.33", "fz-1.x"]
+            [
+                "fz-0.9",
+                "fz-0.9-custom-pasv-ip",
+                "fz-0.9-noforce",
+                "fz-0.9.33",
+                "fz-1.x"
+            ]
         );
         for p in &profiles {
             assert!(!p.about().is_empty());

@@ -580,15 +580,22 @@ async fn custom_pasv_ip_is_named_but_not_listened_on() {
         .trim_end_matches(|c: char| !c.is_ascii_digit())
         .rsplit(',')
         .take(2)
-        .map(|n| n.trim_matches(|c: char| !c.is_ascii_digit()).parse().unwrap())
+        .map(|n| {
+            n.trim_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap()
+        })
         .collect();
     let port = numbers[1] * 256 + numbers[0];
     let local = SocketAddr::from(([127, 0, 0, 1], port));
-    let tcp = timeout(STEP, TcpStream::connect(local)).await.unwrap().unwrap();
+    let tcp = timeout(STEP, TcpStream::connect(local))
+        .await
+        .unwrap()
+        .unwrap();
     ftp.send("LIST").await;
     let mut tls = timeout(
         STEP,
-        tokio_rustls::TlsConnector::from(cfg).connect(server_name(), tcp),
+        tokio_rustls::TlsConnector::from(cfg.clone()).connect(server_name(), tcp),
     )
     .await
     .unwrap()
@@ -603,7 +610,10 @@ async fn custom_pasv_ip_is_named_but_not_listened_on() {
     ftp2.auth_tls(cfg).await;
     ftp2.login().await;
     let reply = ftp2.cmd("PASV").await;
-    assert!(reply.starts_with("227 Entering Passive Mode (127,0,0,1,"), "{reply}");
+    assert!(
+        reply.starts_with("227 Entering Passive Mode (127,0,0,1,"),
+        "{reply}"
+    );
     env.emu.shutdown().await;
     env2.emu.shutdown().await;
 }

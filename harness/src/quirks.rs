@@ -254,6 +254,8 @@ impl<'a> Facts<'a> {
                         });
                     }
                 }
+                // The epilogue's QUIT is not part of the failing step.
+                Event::Epilogue { .. } => current_step = usize::MAX,
                 Event::Command { line } => {
                     if Some(current_step) == failed_step {
                         failed_command = Some(line.clone());

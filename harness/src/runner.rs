@@ -12,6 +12,9 @@ use crate::client::{ClientOptions, DataKnobs, Failure, Session, Timeouts};
 use crate::scenario::{Connect, Expect, Scenario, Step, Upload};
 use crate::transcript::{Event, Transcript};
 
+/// How long a pipelined AUTH's 234 is given for clear-text bytes that follow it.
+const PIPELINE_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Where and as whom to connect.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -220,6 +223,7 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
         (None, false) => "connect (plain)".to_string(),
     };
     let (mut session, connected) = Session::connect(plan.addr, plan.implicit, tls, options).await;
+    session.rest_order = client.data.rest;
     let mut transcript_head = vec![Event::Step {
         index: 0,
         name: connect_label.clone(),
@@ -338,9 +342,6 @@ impl RunState<'_> {
             Step::Appe(upload) => self.upload(session, "APPE", upload).await,
             Step::Retr(download) => {
                 let offset = download.rest.unwrap_or(0);
-                if let Some(rest) = download.rest {
-                    session.command_ok(&format!("REST {rest}")).await?;
-                }
                 let expected = if download.verify {
                     let known = self.files.get(&download.path).map(|c| c.suffix(offset));
                     if known.is_none() {
@@ -356,8 +357,9 @@ impl RunState<'_> {
                     None
                 };
                 session
-                    .transfer(
+                    .transfer_from(
                         &format!("RETR {}", download.path),
+                        download.rest,
                         DataWork::Download(expected),
                     )
                     .await
@@ -393,6 +395,9 @@ impl RunState<'_> {
                     }
                     // A client that pipelined behind AUTH still starts TLS once it gets 234.
                     if reply.code == 234 && line.to_ascii_uppercase().starts_with("AUTH ") {
+                        // The server may answer the pipelined bytes in clear and hang up
+                        // (vsftpd); let that arrive before the handshake, whatever the timing.
+                        session.settle(PIPELINE_SETTLE).await;
                         session.start_tls().await?;
                     }
                 }
@@ -408,13 +413,11 @@ impl RunState<'_> {
         upload: &Upload,
     ) -> Result<(), Failure> {
         let offset = upload.rest.unwrap_or(0);
-        if let Some(rest) = upload.rest {
-            session.command_ok(&format!("REST {rest}")).await?;
-        }
         let sent = Content::payload(upload.seed, offset, upload.size.0);
         session
-            .transfer(
+            .transfer_from(
                 &format!("{verb} {}", upload.path),
+                upload.rest,
                 DataWork::Upload(sent.clone()),
             )
             .await?;

@@ -70,7 +70,8 @@ impl Session {
                         // FileZilla 0.9 names the custom PASV IP unless "No External IP
                         // On Local" is on and the peer is local (ControlSocket.cpp:2638-2680).
                         (_, Some(custom))
-                            if !(custom.no_external_ip_on_local && peer_is_local(self.peer.ip())) =>
+                            if !(custom.no_external_ip_on_local
+                                && peer_is_local(self.peer.ip())) =>
                         {
                             custom.ip.octets()
                         }
@@ -417,6 +418,14 @@ fn parse_eprt(arg: &str) -> Result<SocketAddr, EprtError> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// Loopback, private (RFC 1918) and link-local peers: FileZilla 0.9's "local" networks.
+fn peer_is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,13 +461,5 @@ mod tests {
             parse_eprt("|1|127.0.0.1|0|"),
             Err(EprtError::Syntax)
         ));
-    }
-}
-
-/// Loopback, private (RFC 1918) and link-local peers: FileZilla 0.9's "local" networks.
-fn peer_is_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => v6.is_loopback(),
     }
 }

@@ -2,6 +2,7 @@
 //! did not behave as expected, 2 bad input or usage (one clear line, nothing run).
 
 mod check;
+mod list;
 mod matrix;
 mod run;
 mod serve;
@@ -40,6 +41,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run one server configuration in the foreground for any client to use.
     Serve(serve::ServeArgs),
+    /// Show the servers, their profiles and versions, and which backends can run them here.
+    List(list::ListArgs),
 }
 
 pub fn main() -> i32 {
@@ -55,6 +58,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
         Command::Serve(args) => serve::serve(args),
+        Command::List(args) => list::list(args),
     };
     match result {
         Ok(code) => code,

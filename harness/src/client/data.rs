@@ -45,6 +45,20 @@ pub enum DataConnect {
     AfterReply,
 }
 
+/// Where a restarted transfer's `REST n` goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestOrder {
+    /// REST, then PASV/EPSV/PORT/EPRT, then the command. FileZilla Server forgets the
+    /// offset on the data setup (0.9 resets its transfer state, 1.x clears REST on any
+    /// final reply other than 3xx).
+    BeforeSetup,
+    /// The data setup, then REST right before the command, as RFC 959 section 4.1.3 asks
+    /// (REST "shall be followed by" the transfer command); FileZilla Client and curl do this.
+    #[default]
+    BeforeCommand,
+}
+
 /// Whether the client speaks TLS on the data channel, independently of what PROT it sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

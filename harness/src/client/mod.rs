@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::TlsConnector;
 
-use data::{DataConnect, DataLeg, DataMode, DataTarget, DataTls, DataWork, EventLog};
+use data::{DataConnect, DataLeg, DataMode, DataTarget, DataTls, DataWork, EventLog, RestOrder};
 pub use reply::Reply;
 use reply::ReplyParser;
 use stream::MaybeTls;
@@ -142,6 +142,8 @@ enum Ending {
 
 /// How long a refused transfer's data connection gets to show what happened to it.
 const DATA_GRACE: Duration = Duration::from_secs(2);
+/// How long the client waits for the server's close_notify after CCC.
+const CCC_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Session {
     control: Option<MaybeTls>,
@@ -151,6 +153,8 @@ pub struct Session {
     pub options: ClientOptions,
     /// What the client believes after its last accepted PROT (for `data.tls: auto`).
     prot_private: bool,
+    /// Where REST goes for a restarted transfer (default: right before the command).
+    pub rest_order: RestOrder,
     pub transcript: Transcript,
 }
 
@@ -169,6 +173,7 @@ impl Session {
             tls,
             options,
             prot_private: false,
+            rest_order: RestOrder::default(),
             transcript: Transcript::default(),
         };
         let result = session.open(implicit).await;
@@ -415,6 +420,19 @@ impl Session {
         self.start_tls().await
     }
 
+    /// Waits up to `wait` for bytes the server sends unprompted (a reply to a pipelined
+    /// command, a refusal before it hangs up), keeping them unread, so that what happens next
+    /// does not depend on when they arrive. `start_tls` notes any such bytes.
+    pub async fn settle(&mut self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while let Some(control) = self.control.as_mut() {
+            match timeout_at(deadline, control.read_buf(self.parser.buffer_mut())).await {
+                Ok(Ok(n)) if n > 0 => continue,
+                _ => break,
+            }
+        }
+    }
+
     /// `AUTH` with each mechanism in turn until one gets 234, then the handshake (curl's
     /// default: AUTH SSL, then AUTH TLS). Each fallback is noted in the transcript; when
     /// every mechanism is refused, the last refusal is the failure.
@@ -453,8 +471,29 @@ impl Session {
             self.record_error(Channel::Control, &failure);
             return Err(failure);
         }
+        // RFC 4217 section 6: both sides send close_notify. Read the server's before going
+        // on in clear, or its alert would be taken for the start of the next reply
+        // (ProFTPD sends one; pure-ftpd does not).
+        let mut sink = [0u8; 512];
+        let peer_notified = loop {
+            match timeout(CCC_GRACE, stream.read(&mut sink)).await {
+                Ok(Ok(0)) => break true,
+                Ok(Ok(_)) => continue,
+                Ok(Err(_)) | Err(_) => break false,
+            }
+        };
         self.transcript.push(Event::TlsRemoved {
             channel: Channel::Control,
+        });
+        self.transcript.push(Event::Note {
+            text: if peer_notified {
+                "the server answered with its close_notify".into()
+            } else {
+                format!(
+                    "no close_notify from the server within {} ms",
+                    CCC_GRACE.as_millis()
+                )
+            },
         });
         let (tcp, _) = stream.into_inner();
         self.control = Some(MaybeTls::Plain(tcp));
@@ -591,6 +630,22 @@ impl Session {
 
     /// One transfer command with its data connection, e.g. `STOR f` with an upload.
     pub async fn transfer(&mut self, command: &str, work: DataWork) -> Result<(), Failure> {
+        self.transfer_from(command, None, work).await
+    }
+
+    /// A transfer restarted at `rest` (REST n): sent before the data setup or right before
+    /// the transfer command, as the `data.rest` knob says.
+    pub async fn transfer_from(
+        &mut self,
+        command: &str,
+        rest: Option<u64>,
+        work: DataWork,
+    ) -> Result<(), Failure> {
+        if let Some(offset) = rest
+            && self.rest_order == RestOrder::BeforeSetup
+        {
+            self.command_ok(&format!("REST {offset}")).await?;
+        }
         let mut target = self.open_data().await?;
         let data_timeout = self.options.timeouts.data;
         if let DataTarget::Connect { addr, early } = &mut target
@@ -615,6 +670,11 @@ impl Session {
                     return Err(self.timed_out("the data connection to connect", data_timeout));
                 }
             }
+        }
+        if let Some(offset) = rest
+            && self.rest_order == RestOrder::BeforeCommand
+        {
+            self.command_ok(&format!("REST {offset}")).await?;
         }
         self.send(command).await?;
 

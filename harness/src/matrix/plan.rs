@@ -11,7 +11,7 @@ use crate::quirks::Catalog;
 use crate::scenario::Scenario;
 use crate::servers::backend::{BackendKind, ServerSource};
 use crate::servers::manifest::{Account, Mode, ServerSpec};
-use crate::servers::native;
+use crate::servers::{container, native};
 
 /// The emulated server's folder name (and column prefix).
 pub const EMULATED: &str = "filezilla-like";
@@ -90,6 +90,20 @@ pub enum BackendChoice {
     Embedded,
     /// Real servers as native processes.
     Native,
+    /// Real servers in containers (testcontainers, one image per server).
+    Container,
+}
+
+impl BackendChoice {
+    /// The backends real servers run on under this choice.
+    fn real_backends(self) -> &'static [BackendKind] {
+        match self {
+            BackendChoice::All => &[BackendKind::Native, BackendKind::Container],
+            BackendChoice::Embedded => &[],
+            BackendChoice::Native => &[BackendKind::Native],
+            BackendChoice::Container => &[BackendKind::Container],
+        }
+    }
 }
 
 /// All columns: the emulator's profiles, and each real server's profiles on the chosen
@@ -122,25 +136,42 @@ pub fn columns(servers_dir: &Path, choice: BackendChoice) -> Result<Vec<Column>,
     })?;
     for spec in specs {
         let spec = Arc::new(spec);
-        let (version, unavailable) = native_availability(&spec);
-        for (name, profile) in &spec.profiles {
-            columns.push(Column {
-                server: spec.name.clone(),
-                profile: name.clone(),
-                backend: BackendKind::Native,
-                about: profile.about.trim().to_string(),
-                mode: Some(profile.mode),
-                version: version.clone(),
-                unavailable: profile
-                    .unsupported
-                    .as_ref()
-                    .map(|r| format!("unsupported: {}", r.trim()))
-                    .or_else(|| unavailable.clone()),
-                source: ServerSource::Real(spec.clone()),
-            });
+        for &backend in choice.real_backends() {
+            let (version, unavailable) = availability(&spec, backend);
+            let source = match backend {
+                BackendKind::Container => ServerSource::Container(spec.clone()),
+                _ => ServerSource::Real(spec.clone()),
+            };
+            for (name, profile) in &spec.profiles {
+                columns.push(Column {
+                    server: spec.name.clone(),
+                    profile: name.clone(),
+                    backend,
+                    about: profile.about.trim().to_string(),
+                    mode: Some(profile.mode),
+                    version: version.clone(),
+                    unavailable: profile
+                        .unsupported
+                        .as_ref()
+                        .map(|r| format!("unsupported: {}", r.trim()))
+                        .or_else(|| unavailable.clone()),
+                    source: source.clone(),
+                });
+            }
         }
     }
     Ok(columns)
+}
+
+/// Whether `spec` can run on `backend` here: (its version as it reports it, why not).
+/// Checked once per server and backend per process for containers (Docker ping, image,
+/// a throw-away container for the version).
+pub fn availability(spec: &ServerSpec, backend: BackendKind) -> (Option<String>, Option<String>) {
+    match backend {
+        BackendKind::Native => native_availability(spec),
+        BackendKind::Container => container::availability(spec),
+        BackendKind::Embedded | BackendKind::External => (None, None),
+    }
 }
 
 /// (version, why not) for the native backend.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::client::data::{DataConnect, DataMode, DataTls};
+use crate::client::data::{DataConnect, DataMode, DataTls, RestOrder};
 use crate::client::tls::{TlsVersion, Verify};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,6 +134,8 @@ pub struct DataSpec {
     pub close_notify: bool,
     pub drain: bool,
     pub obey_pasv_address: bool,
+    /// Where REST goes for `rest:` transfers: `before_command` (RFC 959) or `before_setup`.
+    pub rest: RestOrder,
 }
 
 impl Default for DataSpec {
@@ -145,6 +147,7 @@ impl Default for DataSpec {
             close_notify: true,
             drain: true,
             obey_pasv_address: false,
+            rest: RestOrder::BeforeCommand,
         }
     }
 }

@@ -71,6 +71,8 @@ const REMOVE_LIMIT: Duration = Duration::from_secs(30);
 const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// What the server writes on fds 0, 1 and 2 (the same file the native backend uses).
 const CONSOLE_LOG: &str = "console.log";
+/// The servers' locale (`LANG`) in their containers.
+pub const SERVER_LANG: &str = "C.UTF-8";
 /// Container stdout/stderr kept (the prepare commands, tini, sh).
 const OUTPUT_LIMIT: usize = 64 * 1024;
 
@@ -170,6 +172,8 @@ struct Engine {
     api: ClientVersion,
     /// The engine's version, as `docker version` shows it.
     version: String,
+    /// testcontainers goes through the API version adapter.
+    adapted: bool,
 }
 
 fn engine() -> Result<&'static Engine, String> {
@@ -196,7 +200,7 @@ fn locate_upstream() -> Result<Upstream, String> {
             return Ok(Upstream::Tcp(addr.trim_end_matches('/').to_string()));
         }
         return Err(format!(
-            "DOCKER_HOST={host}: only unix:// and tcp:// engines are supported (no TLS client is built in)"
+            "DOCKER_HOST={host}: only unix:// and plain tcp:// engines are supported"
         ));
     }
     let mut candidates = vec![PathBuf::from("/var/run/docker.sock")];
@@ -222,7 +226,7 @@ fn locate_upstream() -> Result<Upstream, String> {
 fn http_get(upstream: &Upstream, path: &str) -> Result<String, String> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n");
     let mut response = Vec::new();
-    let io = |e: std::io::Error| format!("{upstream}: {e}");
+    let io = |e: std::io::Error| format!("no Docker engine answers at {upstream}: {e}");
     match upstream {
         Upstream::Unix(socket) => {
             let mut stream = UnixStream::connect(socket).map_err(io)?;
@@ -299,12 +303,13 @@ fn connect_engine() -> Result<Engine, String> {
         unsafe { std::env::set_var("DOCKER_HOST", format!("unix://{}", socket.display())) };
         daemon_api
     } else {
-        ours.clone()
+        *ours
     };
     let engine = Engine {
         upstream,
         api,
         version,
+        adapted: daemon_api < *ours,
     };
     // The check the rest of the backend relies on: testcontainers' own client answers.
     on_own_runtime(async {
@@ -419,7 +424,18 @@ pub fn containers_of_this_run() -> Result<Vec<String>, String> {
 
 /// The engine this process talks to (`Docker 20.10.24 (API 1.41)`), or why none.
 pub fn engine_status() -> Result<String, String> {
-    engine().map(|e| format!("{} at {}", e.version, e.upstream))
+    engine().map(|e| {
+        let ours = bollard::API_DEFAULT_VERSION;
+        let adapter = if e.adapted {
+            format!(
+                " (testcontainers speaks API {}.{}: requests adapted)",
+                ours.major_version, ours.minor_version
+            )
+        } else {
+            String::new()
+        };
+        format!("{} at {}{adapter}", e.version, e.upstream)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -645,7 +661,7 @@ async fn probe_version(spec: Arc<ServerSpec>) -> Result<String, String> {
         .map(|a| a.replace("{binary}", &binary))
         .collect();
     let name = container_name(&spec.name, "version");
-    let mut request = GenericImage::new(format!("ftps-compat/{}", spec.name), TAG)
+    let mut request = GenericImage::new(format!("ftps-compat/{}", spec.name), TAG.to_string())
         .with_cmd(argv.clone())
         .with_network("none")
         .with_container_name(&name)
@@ -794,11 +810,14 @@ pub async fn start(
     let output = Arc::new(Mutex::new(Vec::new()));
     let sink = output.clone();
     let dir = prepared.dir.path().display().to_string();
-    let mut request = GenericImage::new(format!("ftps-compat/{}", spec.name), TAG)
+    let mut request = GenericImage::new(format!("ftps-compat/{}", spec.name), TAG.to_string())
         .with_cmd(["sh".to_string(), "-c".to_string(), script])
         .with_network("host")
         .with_mount(Mount::bind_mount(dir.clone(), dir))
         .with_container_name(&name)
+        // The locale shows in replies (ProFTPD's FEAT lists `LANG <locale>*`): pin the
+        // one CI runs the native servers with, whatever the harness's own locale.
+        .with_env_var("LANG", SERVER_LANG)
         .with_labels(labels("server", &spec.name, profile))
         .with_startup_timeout(CREATE_LIMIT)
         .with_log_consumer(move |frame: &LogFrame| append(&sink, frame.bytes()));
