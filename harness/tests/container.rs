@@ -609,3 +609,57 @@ fn start_times() {
         }
     }
 }
+
+/// A harness killed with SIGKILL cannot clean up; the next process that uses the engine
+/// removes its containers and their instance directories.
+#[test]
+fn a_killed_harness_is_cleaned_up_by_the_next() {
+    let _serial = serial();
+    if inputs(&["happy-path"]).is_none() {
+        return;
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ftps-compat"))
+        .args("run --backend container --servers vsftpd --jobs 2".split(' '))
+        .current_dir(repo())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting ftps-compat run");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let theirs = |list: Vec<container::OurContainer>| -> Vec<container::OurContainer> {
+        list.into_iter().filter(|c| c.pid == Some(pid)).collect()
+    };
+    let started = loop {
+        let found = theirs(container::our_containers().expect("listing containers"));
+        if !found.is_empty() {
+            break found;
+        }
+        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child run started no container");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaping the child");
+    let left = theirs(container::our_containers().expect("listing containers"));
+    assert!(
+        !left.is_empty(),
+        "nothing left to clean up: the test proves nothing"
+    );
+    let removed = container::sweep_stale_containers().expect("sweep");
+    assert!(removed >= left.len(), "removed {removed} of {}", left.len());
+    assert_eq!(
+        theirs(container::our_containers().expect("listing containers"))
+            .iter()
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>(),
+        Vec::<String>::new(),
+        "containers of the killed harness"
+    );
+    for dir in started.iter().flat_map(|c| c.instance_dirs.iter()) {
+        assert!(!dir.exists(), "{} survived", dir.display());
+    }
+}

@@ -58,6 +58,8 @@ pub const LABEL_RUN: &str = "ftps-compat.run";
 const LABEL_PID: &str = "ftps-compat.pid";
 const LABEL_HOST: &str = "ftps-compat.host";
 const LABEL_BOOT: &str = "ftps-compat.boot";
+/// The start time of the process named by `ftps-compat.pid` (guards against pid reuse).
+const LABEL_START: &str = "ftps-compat.start";
 
 /// How long a server gets to show its banner once its container runs.
 const READY_LIMIT: Duration = Duration::from_secs(20);
@@ -120,6 +122,10 @@ fn labels(kind: &str, server: &str, profile: &str) -> Vec<(String, String)> {
         (LABEL_PID, std::process::id().to_string()),
         (LABEL_HOST, host.clone()),
         (LABEL_BOOT, boot.clone()),
+        (
+            LABEL_START,
+            process_start(std::process::id() as i32).unwrap_or_default(),
+        ),
         ("ftps-compat.kind", kind.to_string()),
         ("ftps-compat.server", server.to_string()),
         ("ftps-compat.profile", profile.to_string()),
@@ -136,12 +142,19 @@ fn container_name(server: &str, what: &str) -> String {
     format!("ftps-compat-{server}-{what}-{}-{n}", run_id())
 }
 
+/// A process that exists and is not a zombie.
 fn pid_alive(pid: i32) -> bool {
-    use nix::errno::Errno;
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
-        Ok(()) => true,
-        Err(Errno::ESRCH) => false,
-        Err(_) => true,
+    process_start(pid).is_some()
+}
+
+/// The start time (clock ticks since boot) of a live, non-zombie process.
+fn process_start(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses: state (field 3) ... starttime (field 22).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    match fields.first() {
+        Some(&"Z") | Some(&"X") | None => None,
+        Some(_) => fields.get(19).map(|s| s.to_string()),
     }
 }
 
@@ -361,28 +374,49 @@ where
 }
 
 /// Removes containers of harness processes that are gone (killed before they could
-/// clean up): same host, and another boot or a pid that no longer exists.
+/// clean up), with their instance directories: same host, and another boot or a pid that
+/// is no longer the same live process.
 async fn sweep_stale(docker: Result<Docker, String>) -> Result<usize, String> {
     let docker = docker?;
     let (host, boot) = host_id();
     let mut removed = 0;
-    for (id, labels) in labeled(&docker, &format!("{LABEL}=1")).await? {
+    for listed in labeled(&docker, &format!("{LABEL}=1")).await? {
+        let labels = &listed.labels;
         let here = labels.get(LABEL_HOST) == Some(host);
         let pid: Option<i32> = labels.get(LABEL_PID).and_then(|p| p.parse().ok());
         let stale = labels.get(LABEL_BOOT) != Some(boot)
-            || pid.is_some_and(|p| p as u32 != std::process::id() && !pid_alive(p));
-        if here && stale && remove_container(&docker, &id).await.is_ok() {
+            || pid.is_some_and(|p| {
+                p as u32 != std::process::id()
+                    && match labels.get(LABEL_START).filter(|s| !s.is_empty()) {
+                        Some(start) => process_start(p).as_ref() != Some(start),
+                        None => !pid_alive(p),
+                    }
+            });
+        if here && stale && remove_container(&docker, &listed.id).await.is_ok() {
             removed += 1;
+            for dir in &listed.binds {
+                let ours = dir
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("ftps-compat-"));
+                if ours && dir.is_dir() {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
         }
     }
     Ok(removed)
 }
 
-/// Containers (running or not) with `label` (`key=value`): id and labels.
-async fn labeled(
-    docker: &Docker,
-    label: &str,
-) -> Result<Vec<(String, HashMap<String, String>)>, String> {
+/// A container of ours, as the engine lists it.
+struct Listed {
+    id: String,
+    labels: HashMap<String, String>,
+    /// Host directories bind-mounted into it (the instance directory).
+    binds: Vec<PathBuf>,
+}
+
+/// Containers (running or not) with `label` (`key=value`).
+async fn labeled(docker: &Docker, label: &str) -> Result<Vec<Listed>, String> {
     let filters: HashMap<&str, Vec<&str>> = [("label", vec![label])].into_iter().collect();
     let options = ListContainersOptionsBuilder::default()
         .all(true)
@@ -394,7 +428,16 @@ async fn labeled(
         .map_err(|e| format!("listing containers: {e}"))?;
     Ok(list
         .into_iter()
-        .map(|c| (c.id.unwrap_or_default(), c.labels.unwrap_or_default()))
+        .map(|c| Listed {
+            id: c.id.unwrap_or_default(),
+            labels: c.labels.unwrap_or_default(),
+            binds: c
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.source.map(PathBuf::from))
+                .collect(),
+        })
         .collect())
 }
 
@@ -411,15 +454,50 @@ async fn remove_container(docker: &Docker, name: &str) -> Result<(), String> {
     }
 }
 
+/// A container some ftps-compat process on this engine started, running or not.
+#[derive(Debug, Clone)]
+pub struct OurContainer {
+    pub id: String,
+    /// The run id ([`run_id`]) of the process that started it.
+    pub run: String,
+    /// That process's pid.
+    pub pid: Option<u32>,
+    /// Host directories bind-mounted into it (its instance directory).
+    pub instance_dirs: Vec<PathBuf>,
+}
+
+/// Every container labeled `ftps-compat=1` on this engine, from any process.
+pub fn our_containers() -> Result<Vec<OurContainer>, String> {
+    let docker = engine()?.client()?;
+    on_own_runtime(async move {
+        labeled(&docker, &format!("{LABEL}=1")).await.map(|list| {
+            list.into_iter()
+                .map(|c| OurContainer {
+                    run: c.labels.get(LABEL_RUN).cloned().unwrap_or_default(),
+                    pid: c.labels.get(LABEL_PID).and_then(|p| p.parse().ok()),
+                    id: c.id,
+                    instance_dirs: c.binds,
+                })
+                .collect()
+        })
+    })?
+}
+
 /// Ids of this process's containers that still exist (running or not).
 pub fn containers_of_this_run() -> Result<Vec<String>, String> {
-    let docker = engine()?.client()?;
-    let label = format!("{LABEL_RUN}={}", run_id());
-    on_own_runtime(async move {
-        labeled(&docker, &label)
-            .await
-            .map(|list| list.into_iter().map(|(id, _)| id).collect())
-    })?
+    Ok(our_containers()?
+        .into_iter()
+        .filter(|c| c.run == run_id())
+        .map(|c| c.id)
+        .collect())
+}
+
+/// Removes the containers (and instance directories) of ftps-compat processes on this
+/// host that died without cleaning up (SIGKILL). Done automatically when a process first
+/// uses the engine; returns how many containers were removed.
+pub fn sweep_stale_containers() -> Result<usize, String> {
+    let docker = engine()?.client();
+    on_own_runtime(sweep_stale(docker))?
 }
 
 /// The engine this process talks to (`Docker 20.10.24 (API 1.41)`), or why none.
