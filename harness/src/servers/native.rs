@@ -168,6 +168,9 @@ pub async fn start(
     command
         .args(&argv[1..])
         .current_dir(&prepared.run_dir)
+        // Servers show the locale (ProFTPD's FEAT LANG line): the same on every backend.
+        .env_remove("LC_ALL")
+        .env("LANG", super::container::SERVER_LANG)
         .stdin(console.try_clone()?)
         .stdout(console.try_clone()?)
         .stderr(console);

@@ -37,6 +37,25 @@ const BUILT_IN: &[(&str, &str)] = &[
         "<n> $2 per second",
     ),
     (r"(?i)\buser number \d+\b", "user number <n>"),
+    // pure-ftpd active mode names the client's port in its 150.
+    (
+        r"(?m)^(S< 150[- ])Connecting to port \d+",
+        "${1}Connecting to port <port>",
+    ),
+    // pure-ftpd's MSG_WINNER easter egg appears in some RETR 150 replies and not others.
+    (
+        r"(?m)^S< 150-The computer is your friend\. Trust the computer\r?\n",
+        "",
+    ),
+    // ProFTPD's FEAT LANG line lists the locales of the server's environment (differs
+    // between a native process and a container).
+    (r"(?m)^(S<\s+LANG) .*$", "$1 <languages>"),
+    // How much of a clear-text refusal arrived before a TLS handshake (vsftpd's 421 after a
+    // pipelined AUTH carries an OpenSSL error that depends on how many bytes it had read).
+    (
+        r"(?m)^== note: \d+ unread bytes from the server",
+        "== note: <n> unread bytes from the server",
+    ),
 ];
 
 static DEFAULT: LazyLock<Normalizer> = LazyLock::new(|| {
