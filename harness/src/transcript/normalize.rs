@@ -50,6 +50,9 @@ const BUILT_IN: &[(&str, &str)] = &[
     // ProFTPD's FEAT LANG line lists the locales of the server's environment (differs
     // between a native process and a container).
     (r"(?m)^(S<\s+LANG) .*$", "$1 <languages>"),
+    // vsftpd's STAT counts the sessions open at startup, the readiness probe's included
+    // while it is still closing.
+    (r"(?i)\bclient count was \d+", "client count was <n>"),
     // How much of a clear-text refusal arrived before a TLS handshake (vsftpd's 421 after a
     // pipelined AUTH carries an OpenSSL error that depends on how many bytes it had read).
     (
