@@ -757,12 +757,19 @@ impl Session {
                 lines: reply.lines.clone(),
             });
         }
-        self.transcript
-            .extend(log.lock().expect("event log lock").drain(..));
-        if leg_result.is_none() && !gave_up {
-            self.transcript.push(Event::Note {
-                text: "data connection abandoned".into(),
-            });
+        let leg_events: Vec<Event> = log.lock().expect("event log lock").drain(..).collect();
+        match &ending {
+            Ending::Reply(reply) if refuses_transfer(reply) => {
+                self.transcript.extend(refused_leg(leg_events));
+            }
+            _ => {
+                self.transcript.extend(leg_events);
+                if leg_result.is_none() && !gave_up {
+                    self.transcript.push(Event::Note {
+                        text: "data connection abandoned".into(),
+                    });
+                }
+            }
         }
         match ending {
             Ending::DataGaveUp(failure) => Err(failure),
@@ -810,6 +817,42 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// A negative final reply other than 426 ("transfer aborted" after the data moved): the
+/// server refused the transfer.
+fn refuses_transfer(reply: &Reply) -> bool {
+    reply.code >= 400 && reply.code != 426
+}
+
+/// The data connection of a refused transfer, told the same way every run: how it was
+/// made and its handshake are kept; what happened to the bytes afterwards (all written
+/// into socket buffers, or cut by the server's close) depends on timing and is replaced
+/// by one line.
+fn refused_leg(events: Vec<Event>) -> Vec<Event> {
+    let connected = events.iter().any(|e| matches!(e, Event::Connected { .. }));
+    let mut kept: Vec<Event> = events
+        .into_iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                Event::Transferred { .. }
+                    | Event::Listing { .. }
+                    | Event::Verified { .. }
+                    | Event::Closed {
+                        channel: Channel::Data,
+                        ..
+                    }
+            )
+        })
+        .collect();
+    if connected {
+        kept.push(Event::Closed {
+            channel: Channel::Data,
+            detail: "the server refused the transfer".into(),
+        });
+    }
+    kept
 }
 
 fn verb(command: &str) -> &str {
