@@ -1,9 +1,11 @@
 //! The compatibility matrix under `cargo test`: one trial per cell, named
 //! `server/profile::scenario` (filter with `cargo test --test compat -- vsftpd`); client
 //! profiles (scenarios/clients/) are rows named `client-<id>`.
-//! Each trial runs its cell on a fresh server instance, asserts the verdict (pass or a
-//! tolerated quirk) and snapshots the normalized transcript with insta. Cells that cannot
-//! run here are ignored with their reason. New or changed snapshots fail under CI;
+//! Each trial runs its cell on a fresh server instance and compares its snapshot (the
+//! outcome line, the quirks, then the normalized transcript) with the committed one: the
+//! snapshot is the baseline, so whatever the outcome, only a change fails (or an `error`
+//! cell, where the harness broke). Cells that cannot run here are ignored with their reason.
+//! New or changed snapshots fail under CI with the old and new answer named;
 //! `cargo insta review` accepts changes.
 
 use std::path::{Path, PathBuf};
@@ -13,9 +15,11 @@ use std::time::Duration;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use ftps_compat::matrix::{
-    self, BackendChoice, CellContext, CellResult, Column, Filters, Inputs, MatrixConfig, Verdict,
+    self, BackendChoice, CellContext, Column, Filters, Inputs, MatrixConfig,
 };
+use ftps_compat::outcome::OutcomeClass;
 use ftps_compat::scenario::{self, Scenario};
+use ftps_compat::snapshot;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -84,20 +88,12 @@ fn shared(inputs: &Inputs) -> &'static Shared {
     })
 }
 
-/// The snapshot: verdict, decisive step, and the transcript.
-fn snapshot(cell: &CellResult) -> String {
-    let quirks: Vec<String> = cell.quirks.iter().map(ToString::to_string).collect();
-    let decisive = cell
-        .decisive
-        .as_ref()
-        .map(|d| format!("step {} ({}): {}", d.step, d.label, d.detail))
-        .unwrap_or_else(|| "-".into());
-    format!(
-        "verdict: {}\nquirks: [{}]\ndecisive: {decisive}\n\n{}",
-        cell.verdict.as_str(),
-        quirks.join(", "),
-        cell.transcript
-    )
+/// The committed snapshot file's text, if there is one.
+fn committed_snapshot(name: &str) -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.snap"));
+    std::fs::read_to_string(path).ok()
 }
 
 fn run_trial(column: &Column, scenario: &Scenario, inputs: &Inputs) -> Result<Completion, Failed> {
@@ -105,21 +101,20 @@ fn run_trial(column: &Column, scenario: &Scenario, inputs: &Inputs) -> Result<Co
     let cell = shared
         .runtime
         .block_on(matrix::run_cell(column, scenario, &shared.context));
-    match cell.verdict {
-        Verdict::Skipped => return Ok(Completion::ignored_with(cell.reason)),
-        Verdict::Fail | Verdict::Error => {
+    match cell.class() {
+        OutcomeClass::Skipped => return Ok(Completion::ignored_with(cell.outcome.summary)),
+        OutcomeClass::Error => {
             return Err(format!(
-                "{} [{}]: {}: {}\n\n{}\n--- server log ---\n{}",
+                "{} [{}]: {}\n\n{}\n--- server log ---\n{}",
                 cell.name(),
                 cell.backend,
-                cell.verdict.as_str(),
-                cell.reason,
-                cell.transcript,
+                cell.outcome.summary,
+                cell.transcript_text(),
                 cell.log_excerpt
             )
             .into());
         }
-        Verdict::Pass | Verdict::Quirk => {}
+        _ => {}
     }
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("snapshots");
@@ -132,10 +127,17 @@ fn run_trial(column: &Column, scenario: &Scenario, inputs: &Inputs) -> Result<Co
     ));
     settings.set_omit_expression(true);
     let name = format!("{}__{}__{}", column.server, column.profile, scenario.id);
-    let text = snapshot(&cell);
-    // insta panics on a mismatch; libtest-mimic turns the panic into this trial's failure.
-    settings.bind(|| insta::assert_snapshot!(name, text));
-    Ok(Completion::Completed)
+    let text = snapshot::render(&cell);
+    let committed = committed_snapshot(&name);
+    // insta panics on a mismatch (after writing a .snap.new for review outside CI); the
+    // failure then says what changed about the answer, not only that bytes differ.
+    let compared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name.as_str(), text.as_str()))
+    }));
+    match compared {
+        Ok(()) => Ok(Completion::Completed),
+        Err(_) => Err(snapshot::explain_change(committed.as_deref(), &text, &cell.name()).into()),
+    }
 }
 
 fn main() {

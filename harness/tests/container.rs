@@ -17,6 +17,7 @@ use ftps_compat::certs::Pki;
 use ftps_compat::matrix::{
     self, BackendChoice, CellContext, CellResult, Column, Filters, Inputs, MatrixConfig,
 };
+use ftps_compat::outcome::OutcomeClass;
 use ftps_compat::scenario::{self, Scenario};
 use ftps_compat::servers::backend::{self, BackendKind, ServerSource};
 use ftps_compat::servers::container;
@@ -154,15 +155,9 @@ fn context(inputs: &Inputs) -> CellContext {
     .expect("certificates")
 }
 
+/// The cell's snapshot: outcome, quirks and normalized transcript.
 fn comparable(cell: &CellResult) -> String {
-    let quirks: Vec<String> = cell.quirks.iter().map(ToString::to_string).collect();
-    format!(
-        "verdict: {}\nquirks: [{}]\ndecisive: {:?}\n\n{}",
-        cell.verdict.as_str(),
-        quirks.join(", "),
-        cell.decisive.as_ref().map(|d| (&d.step, &d.label, &d.code)),
-        cell.transcript
-    )
+    ftps_compat::snapshot::render(cell)
 }
 
 /// The same cell on the container and the native backend gives the same normalized
@@ -198,12 +193,11 @@ fn container_transcripts_equal_native() {
             let column = column(&inputs, server, profile, backend);
             let cell = runtime.block_on(matrix::run_cell(&column, scenario, &context));
             assert!(
-                matches!(cell.verdict, matrix::Verdict::Pass | matrix::Verdict::Quirk),
-                "{} ({backend}): {} {}\n{}\n{}",
+                cell.class().ran(),
+                "{} ({backend}): {}\n{}\n{}",
                 cell.name(),
-                cell.verdict.as_str(),
-                cell.reason,
-                cell.transcript,
+                cell.outcome.summary,
+                cell.transcript_text(),
                 cell.log_excerpt
             );
             texts.push(comparable(&cell));
@@ -498,12 +492,12 @@ fn nothing_survives_a_cell() {
         .expect("matrix");
     for cell in &results.cells {
         assert_eq!(
-            cell.verdict,
-            matrix::Verdict::Pass,
+            cell.class(),
+            OutcomeClass::Works,
             "{} ({}): {}",
             cell.name(),
             cell.backend,
-            cell.reason
+            cell.outcome.summary
         );
     }
     assert_eq!(container::containers_of_this_run(), Ok(vec![]));

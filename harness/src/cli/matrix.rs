@@ -1,16 +1,17 @@
 //! `ftps-compat run` without `--target`: the matrix of every scenario on every server
 //! configuration, with progress, a summary, and reports.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use ftps_compat::baseline::{self, CellAnswer, Checks};
 use ftps_compat::matrix::{
-    self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixError, MatrixResults, Verdict,
+    self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixError, MatrixResults,
 };
+use ftps_compat::outcome::OutcomeClass;
 use ftps_compat::scenario::{Dur, Scenario};
 
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, servers_dir};
@@ -21,6 +22,10 @@ pub struct MatrixArgs {
     pub jobs: Option<usize>,
     pub cell_timeout: String,
     pub report_dir: Option<PathBuf>,
+    /// A previous results.json whose answers this run must reproduce.
+    pub baseline: Option<PathBuf>,
+    /// Outcome classes every cell that ran must have (empty: no requirement).
+    pub require: Vec<OutcomeClass>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, UsageError> {
@@ -38,28 +43,23 @@ fn plain_output() -> bool {
         || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
+/// `refused  vsftpd/explicit-strict::no-session-reuse 522 [session-reuse-required] (native)`.
 fn cell_line(cell: &CellResult) -> String {
-    let code = cell
-        .decisive
-        .as_ref()
-        .and_then(|d| d.code)
-        .map(|c| format!(" {c}"))
-        .unwrap_or_default();
-    let quirks = if cell.quirks.is_empty() {
+    let answer = &cell.outcome;
+    let code = answer.code().map(|c| format!(" {c}")).unwrap_or_default();
+    let quirks = if answer.quirks.is_empty() {
         String::new()
     } else {
-        format!(
-            " [{}]",
-            cell.quirks
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!(" [{}]", answer.quirk_list())
+    };
+    let marks = match (answer.deviation.is_some(), answer.unexplained) {
+        (_, true) => " (unexplained)",
+        (true, false) => " (deviates)",
+        _ => "",
     };
     format!(
-        "{:<7} {}{code}{quirks} ({})",
-        cell.verdict.as_str(),
+        "{:<8} {}{code}{quirks}{marks} ({})",
+        cell.class().as_str(),
         cell.name(),
         cell.backend
     )
@@ -67,6 +67,13 @@ fn cell_line(cell: &CellResult) -> String {
 
 pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, UsageError> {
     let cell_timeout = parse_duration(&args.cell_timeout)?;
+    // Read the baseline first: a bad file is bad input, and nothing runs.
+    let baseline: Option<Vec<CellAnswer>> = match &args.baseline {
+        Some(path) => {
+            Some(baseline::load(path).map_err(|e| UsageError(format!("--baseline {e}")))?)
+        }
+        None => None,
+    };
     let inputs = matrix::Inputs::load(&servers_dir(), scenarios, &args.filters, args.backend)
         .map_err(UsageError)?;
     let jobs = args.jobs.unwrap_or_else(|| {
@@ -120,69 +127,102 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
         Err(e) => return Err(UsageError(e.to_string())),
     };
     bar.finish_and_clear();
-    print_summary(&results);
+    let checks = Checks::new(&results, baseline.as_deref(), args.require.clone());
+    print_summary(&results, &checks);
     if let Some(dir) = &args.report_dir {
         std::fs::create_dir_all(dir).map_err(|e| UsageError(format!("{}: {e}", dir.display())))?;
-        ftps_compat::report::write_reports(&results, dir)
+        ftps_compat::report::write_reports(&results, &checks, dir)
             .map_err(|e| UsageError(format!("writing reports to {}: {e}", dir.display())))?;
         println!("reports written to {}", dir.display());
     }
-    let bad = results
+    let errors = results
         .cells
         .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+        .filter(|c| c.class() == OutcomeClass::Error)
         .count();
-    Ok(if bad > 0 { EXIT_FAILED } else { EXIT_OK })
+    Ok(if errors > 0 || checks.failed() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
-fn print_summary(results: &MatrixResults) {
-    let verdicts = [
-        Verdict::Pass,
-        Verdict::Quirk,
-        Verdict::Fail,
-        Verdict::Error,
-        Verdict::Skipped,
-    ];
+/// Per column: how many client behaviours work, and the count of each outcome.
+fn print_summary(results: &MatrixResults, checks: &Checks) {
+    let classes = OutcomeClass::ALL;
     println!();
-    println!(
-        "{:<40} {:>5} {:>5} {:>5} {:>5} {:>7}",
-        "column", "pass", "quirk", "fail", "error", "skipped"
-    );
-    let mut per_column: BTreeMap<(usize, String), [usize; 5]> = BTreeMap::new();
-    for (order, column) in results.columns.iter().enumerate() {
-        per_column.insert(
-            (order, format!("{} ({})", column.id, column.backend)),
-            [0; 5],
-        );
+    let mut header = format!("{:<44}", "column");
+    for class in classes {
+        header.push_str(&format!(" {:>7}", class.as_str()));
     }
-    for cell in &results.cells {
-        let key = results
-            .columns
+    println!("{header}");
+    for column in &results.columns {
+        let cells: Vec<&CellResult> = results
+            .cells
             .iter()
-            .position(|c| c.id == cell.column && c.backend == cell.backend)
-            .map(|i| (i, format!("{} ({})", cell.column, cell.backend)));
-        if let Some(counts) = key.and_then(|k| per_column.get_mut(&k)) {
-            counts[verdicts
-                .iter()
-                .position(|v| *v == cell.verdict)
-                .unwrap_or(4)] += 1;
+            .filter(|c| c.column == column.id && c.backend == column.backend)
+            .collect();
+        let mut line = format!("{:<44}", format!("{} ({})", column.id, column.backend));
+        for class in classes {
+            let n = cells.iter().filter(|c| c.class() == class).count();
+            line.push_str(&format!(" {n:>7}"));
         }
+        println!("{line}");
     }
-    for ((_, name), counts) in &per_column {
-        println!(
-            "{name:<40} {:>5} {:>5} {:>5} {:>5} {:>7}",
-            counts[0], counts[1], counts[2], counts[3], counts[4]
-        );
-    }
-    let problems: Vec<&CellResult> = results
+    let unexplained: Vec<&CellResult> = results
         .cells
         .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+        .filter(|c| c.outcome.unexplained)
         .collect();
-    if !problems.is_empty() {
-        println!("\nfailures:");
-        for cell in problems {
-            println!("  {}: {}", cell_line(cell), cell.reason);
+    if !unexplained.is_empty() {
+        println!("\nunexplained (no catalog quirk explains these; a gap in servers/quirks.yaml):");
+        for cell in unexplained {
+            println!("  {}: {}", cell_line(cell), cell.outcome.summary);
+        }
+    }
+    let errors: Vec<&CellResult> = results
+        .cells
+        .iter()
+        .filter(|c| c.class() == OutcomeClass::Error)
+        .collect();
+    if !errors.is_empty() {
+        println!("\nerrors (the harness or its infrastructure broke):");
+        for cell in errors {
+            println!("  {}: {}", cell.name(), cell.outcome.summary);
+        }
+    }
+    if let Some(comparison) = &checks.baseline {
+        println!(
+            "\nagainst the baseline: {} changed, {} unchanged, {} new, {} gone, {} not compared (skipped)",
+            comparison.changed.len(),
+            comparison.unchanged,
+            comparison.added.len(),
+            comparison.removed.len(),
+            comparison.not_compared.len()
+        );
+        for change in &comparison.changed {
+            println!("  {}: {} -> {}", change.cell, change.old, change.new);
+        }
+    }
+    if !checks.require.is_empty() {
+        let names: Vec<&str> = checks.require.iter().map(|c| c.as_str()).collect();
+        let failing: Vec<&CellResult> = results
+            .cells
+            .iter()
+            .filter(|c| {
+                checks
+                    .failures(c)
+                    .iter()
+                    .any(|f| matches!(f, baseline::CheckFailure::NotRequired { .. }))
+            })
+            .collect();
+        println!(
+            "\n--require {}: {} cells do not comply",
+            names.join(","),
+            failing.len()
+        );
+        for cell in failing {
+            println!("  {}: {}", cell.name(), cell.outcome.summary);
         }
     }
     println!(

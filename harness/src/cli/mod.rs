@@ -1,7 +1,9 @@
-//! Command-line parsing and dispatch. Exit codes: 0 all as expected, 1 a scenario or cell
-//! did not behave as expected, 2 bad input or usage (one clear line, nothing run).
+//! Command-line parsing and dispatch. Exit codes: 0 all as expected; 1 a `--baseline` or
+//! `--require` check failed, a cell is `error`, a replayed scenario deviated from its
+//! `expect:`, or `diff` found a change; 2 bad input or usage (one clear line, nothing run).
 
 mod check;
+mod diff;
 mod list;
 mod matrix;
 mod run;
@@ -37,6 +39,8 @@ struct Cli {
 enum Command {
     /// Run scenarios against a server and print transcripts and outcomes.
     Run(run::RunArgs),
+    /// What changed between two runs' results.json (exit 1 when any cell changed).
+    Diff(diff::DiffArgs),
     /// Validate scenario files and report every error.
     Check(check::CheckArgs),
     /// Run one server configuration in the foreground for any client to use.
@@ -57,6 +61,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
+        Command::Diff(args) => diff::diff(args),
         Command::Serve(args) => serve::serve(args),
         Command::List(args) => list::list(args),
     };

@@ -69,6 +69,7 @@ pub fn endpoint(target: &str, implicit: bool, ca: Option<&Path>) -> Result<Endpo
             unrelated_root: None,
             client_identity: None,
         },
+        server_root: None,
     })
 }
 

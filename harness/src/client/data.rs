@@ -220,6 +220,7 @@ fn timed_out(log: &EventLog, waiting_for: &str, after: Duration) -> Failure {
         },
     );
     Failure::Timeout {
+        channel: Channel::Data,
         waiting_for: waiting_for.to_string(),
     }
 }
@@ -242,7 +243,10 @@ fn io_failure(log: &EventLog, during: &str, err: &io::Error) -> Failure {
             detail: detail.clone(),
         },
     );
-    Failure::Closed(detail)
+    Failure::Closed {
+        channel: Channel::Data,
+        detail,
+    }
 }
 
 fn tls_failure(log: &EventLog, err: &io::Error) -> Failure {
@@ -258,7 +262,10 @@ fn tls_failure(log: &EventLog, err: &io::Error) -> Failure {
                 message: message.clone(),
             },
         );
-        Failure::Tls(message)
+        Failure::Tls {
+            channel: Channel::Data,
+            message,
+        }
     } else {
         io_failure(log, "in the TLS handshake", err)
     }
@@ -401,7 +408,7 @@ async fn download(
     if ok {
         Ok(())
     } else {
-        Err(Failure::Verify(detail))
+        Err(Failure::Corrupted { detail })
     }
 }
 

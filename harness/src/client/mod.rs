@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout, timeout_at};
@@ -26,24 +26,56 @@ use tls::TlsContext;
 
 use crate::transcript::{Channel, Event, Transcript};
 
-/// Why a step did not complete.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a step did not complete. Peer misbehaviour (the server broke the protocol) is kept
+/// apart from what the client itself could not do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Failure {
     /// The server answered with a code the step does not accept.
-    Reply {
-        code: u16,
-        text: String,
-    },
+    Reply { code: u16, text: String },
+    /// The client gave up waiting.
     Timeout {
+        channel: Channel,
         waiting_for: String,
     },
-    Tls(String),
-    /// The server closed a connection.
-    Closed(String),
-    /// A download did not match what was uploaded.
-    Verify(String),
-    /// The client could not do what the step asks (bad address, no data mode...).
-    Io(String),
+    /// A TLS handshake or record failed.
+    Tls { channel: Channel, message: String },
+    /// The server closed a connection under the client.
+    Closed { channel: Channel, detail: String },
+    /// Data differs from what was sent (a download checked by hash).
+    Corrupted { detail: String },
+    /// The server sent something the protocol does not allow (an unparsable PASV reply, a
+    /// malformed reply line, a transfer finished before any data connection).
+    PeerMisbehaved { detail: String },
+    /// The client could not or would not go on (nothing listening, a non-loopback address).
+    Local { detail: String },
+}
+
+/// A failure's kind: the one spelling used in results.json, `expect:` and quirk rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Reply,
+    Timeout,
+    Tls,
+    Closed,
+    Corrupted,
+    PeerMisbehaved,
+    Local,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Reply => "reply",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Tls => "tls",
+            FailureKind::Closed => "closed",
+            FailureKind::Corrupted => "corrupted",
+            FailureKind::PeerMisbehaved => "peer_misbehaved",
+            FailureKind::Local => "local",
+        }
+    }
 }
 
 impl Failure {
@@ -53,39 +85,54 @@ impl Failure {
             text: reply.text().to_string(),
         }
     }
-}
 
-/// `{"kind": "reply", "code": 522, "text": ...}`, `{"kind": "tls", "message": ...}`, ...
-/// (docs/results.md). Serde's derive cannot tag variants holding a bare string.
-impl Serialize for Failure {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        match self {
-            Failure::Reply { code, text } => {
-                map.serialize_entry("kind", "reply")?;
-                map.serialize_entry("code", code)?;
-                map.serialize_entry("text", text)?;
-            }
-            Failure::Timeout { waiting_for } => {
-                map.serialize_entry("kind", "timeout")?;
-                map.serialize_entry("waiting_for", waiting_for)?;
-            }
-            Failure::Tls(message)
-            | Failure::Closed(message)
-            | Failure::Verify(message)
-            | Failure::Io(message) => {
-                let kind = match self {
-                    Failure::Tls(_) => "tls",
-                    Failure::Closed(_) => "closed",
-                    Failure::Verify(_) => "verify",
-                    _ => "io",
-                };
-                map.serialize_entry("kind", kind)?;
-                map.serialize_entry("message", message)?;
-            }
+    fn closed(channel: Channel, detail: impl Into<String>) -> Self {
+        Failure::Closed {
+            channel,
+            detail: detail.into(),
         }
-        map.end()
+    }
+
+    fn tls(channel: Channel, message: impl Into<String>) -> Self {
+        Failure::Tls {
+            channel,
+            message: message.into(),
+        }
+    }
+
+    fn peer(detail: impl Into<String>) -> Self {
+        Failure::PeerMisbehaved {
+            detail: detail.into(),
+        }
+    }
+
+    fn local(detail: impl Into<String>) -> Self {
+        Failure::Local {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Failure::Reply { .. } => FailureKind::Reply,
+            Failure::Timeout { .. } => FailureKind::Timeout,
+            Failure::Tls { .. } => FailureKind::Tls,
+            Failure::Closed { .. } => FailureKind::Closed,
+            Failure::Corrupted { .. } => FailureKind::Corrupted,
+            Failure::PeerMisbehaved { .. } => FailureKind::PeerMisbehaved,
+            Failure::Local { .. } => FailureKind::Local,
+        }
+    }
+
+    /// The channel it happened on, where that is part of the failure.
+    pub fn channel(&self) -> Option<Channel> {
+        match self {
+            Failure::Tls { channel, .. }
+            | Failure::Closed { channel, .. }
+            | Failure::Timeout { channel, .. } => Some(*channel),
+            Failure::Corrupted { .. } => Some(Channel::Data),
+            _ => None,
+        }
     }
 }
 
@@ -93,11 +140,14 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Reply { code, text } => write!(f, "reply {code} {text}"),
-            Failure::Timeout { waiting_for } => write!(f, "timeout waiting for {waiting_for}"),
-            Failure::Tls(m) => write!(f, "TLS error: {m}"),
-            Failure::Closed(m) => write!(f, "connection closed: {m}"),
-            Failure::Verify(m) => write!(f, "verification failed: {m}"),
-            Failure::Io(m) => write!(f, "error: {m}"),
+            Failure::Timeout { waiting_for, .. } => write!(f, "timeout waiting for {waiting_for}"),
+            Failure::Tls { channel, message } => write!(f, "{channel} TLS error: {message}"),
+            Failure::Closed { channel, detail } => {
+                write!(f, "{channel} connection closed: {detail}")
+            }
+            Failure::Corrupted { detail } => write!(f, "data corrupted: {detail}"),
+            Failure::PeerMisbehaved { detail } => write!(f, "protocol violation: {detail}"),
+            Failure::Local { detail } => write!(f, "the client stopped: {detail}"),
         }
     }
 }
@@ -121,6 +171,20 @@ pub struct DataKnobs {
     pub drain: bool,
     /// Connect to the address a PASV reply names even when it is not the control peer.
     pub obey_pasv_address: bool,
+}
+
+/// The defaults scenarios start from (`client.data` in scenario files).
+impl Default for DataKnobs {
+    fn default() -> Self {
+        DataKnobs {
+            mode: DataMode::Epsv,
+            connect: DataConnect::Before,
+            tls: DataTls::Auto,
+            close_notify: true,
+            drain: true,
+            obey_pasv_address: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -184,10 +248,14 @@ impl Session {
         let tcp = match timeout(self.options.timeouts.connect, TcpStream::connect(self.peer)).await
         {
             Err(_) => {
-                return Err(self.timed_out("the control connection", self.options.timeouts.connect));
+                return Err(self.timed_out(
+                    Channel::Control,
+                    "the control connection",
+                    self.options.timeouts.connect,
+                ));
             }
             Ok(Err(e)) => {
-                let failure = Failure::Io(format!("connecting to {}: {e}", self.peer));
+                let failure = Failure::local(format!("connecting to {}: {e}", self.peer));
                 self.record_error(Channel::Control, &failure);
                 return Err(failure);
             }
@@ -219,24 +287,25 @@ impl Session {
         self.peer
     }
 
-    fn timed_out(&mut self, waiting_for: &str, after: Duration) -> Failure {
+    fn timed_out(&mut self, channel: Channel, waiting_for: &str, after: Duration) -> Failure {
         self.transcript.push(Event::Timeout {
             waiting_for: waiting_for.to_string(),
             after_ms: after.as_millis() as u64,
         });
         Failure::Timeout {
+            channel,
             waiting_for: waiting_for.to_string(),
         }
     }
 
     fn record_error(&mut self, channel: Channel, failure: &Failure) {
         let event = match failure {
-            Failure::Closed(detail) => Event::Closed {
-                channel,
+            Failure::Closed { channel, detail } => Event::Closed {
+                channel: *channel,
                 detail: detail.clone(),
             },
-            Failure::Tls(message) => Event::TlsError {
-                channel,
+            Failure::Tls { channel, message } => Event::TlsError {
+                channel: *channel,
                 message: message.clone(),
             },
             other => Event::Error {
@@ -271,7 +340,8 @@ impl Session {
 
     async fn write_control(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         let Some(control) = self.control.as_mut() else {
-            let failure = Failure::Closed("the control connection is already closed".into());
+            let failure =
+                Failure::closed(Channel::Control, "the control connection is already closed");
             return Err(failure);
         };
         let write = async {
@@ -279,12 +349,17 @@ impl Session {
             control.flush().await
         };
         match timeout(self.options.timeouts.reply, write).await {
-            Err(_) => {
-                Err(self.timed_out("the server to read a command", self.options.timeouts.reply))
-            }
+            Err(_) => Err(self.timed_out(
+                Channel::Control,
+                "the server to read a command",
+                self.options.timeouts.reply,
+            )),
             Ok(Err(e)) => {
                 self.control = None;
-                let failure = Failure::Closed(format!("writing a command: {}", closed_kind(&e)));
+                let failure = Failure::closed(
+                    Channel::Control,
+                    format!("writing a command: {}", closed_kind(&e)),
+                );
                 self.record_error(Channel::Control, &failure);
                 Err(failure)
             }
@@ -300,7 +375,7 @@ impl Session {
 
     async fn read_reply_until(&mut self, deadline: Instant) -> Result<Reply, Failure> {
         match timeout_at(deadline, self.next_reply()).await {
-            Err(_) => Err(self.timed_out("a reply", self.options.timeouts.reply)),
+            Err(_) => Err(self.timed_out(Channel::Control, "a reply", self.options.timeouts.reply)),
             Ok(Err(failure)) => {
                 self.record_error(Channel::Control, &failure);
                 Err(failure)
@@ -321,27 +396,30 @@ impl Session {
             match self.parser.next_reply() {
                 Ok(Some(reply)) => return Ok(reply),
                 Ok(None) => {}
-                Err(e) => return Err(Failure::Io(e.to_string())),
+                Err(e) => return Err(Failure::peer(e.to_string())),
             }
             let Some(control) = self.control.as_mut() else {
-                return Err(Failure::Closed("the control connection is closed".into()));
+                return Err(Failure::closed(
+                    Channel::Control,
+                    "the control connection is closed",
+                ));
             };
             match control.read_buf(self.parser.buffer_mut()).await {
                 Ok(0) => {
                     self.control = None;
-                    return Err(Failure::Closed("by the server".into()));
+                    return Err(Failure::closed(Channel::Control, "by the server"));
                 }
                 Ok(_) => {}
                 Err(e) if is_tls_error(&e) => {
                     self.control = None;
-                    return Err(Failure::Tls(e.to_string()));
+                    return Err(Failure::tls(Channel::Control, e.to_string()));
                 }
                 Err(e) => {
                     self.control = None;
-                    return Err(Failure::Closed(format!(
-                        "by the server ({})",
-                        closed_kind(&e)
-                    )));
+                    return Err(Failure::closed(
+                        Channel::Control,
+                        format!("by the server ({})", closed_kind(&e)),
+                    ));
                 }
             }
         }
@@ -370,16 +448,13 @@ impl Session {
     /// Turns the control connection into TLS (after a 234, or at once for implicit FTPS).
     pub async fn start_tls(&mut self) -> Result<(), Failure> {
         let Some(MaybeTls::Plain(tcp)) = self.control.take() else {
-            let failure = Failure::Io("the control connection is not a clear TCP stream".into());
+            let failure = Failure::local("the control connection is not a clear TCP stream");
             self.record_error(Channel::Control, &failure);
             return Err(failure);
         };
         if !self.parser.pending().is_empty() {
-            self.transcript.push(Event::Note {
-                text: format!(
-                    "{} unread bytes from the server before the TLS handshake",
-                    self.parser.pending().len()
-                ),
+            self.transcript.push(Event::UnreadBeforeTls {
+                bytes: self.parser.pending().len(),
             });
             self.parser.buffer_mut().clear();
         }
@@ -390,12 +465,19 @@ impl Session {
         )
         .await
         {
-            Err(_) => Err(self.timed_out("the control TLS handshake", self.options.timeouts.reply)),
+            Err(_) => Err(self.timed_out(
+                Channel::Control,
+                "the control TLS handshake",
+                self.options.timeouts.reply,
+            )),
             Ok(Err(e)) => {
                 let failure = if is_tls_error(&e) {
-                    Failure::Tls(e.to_string())
+                    Failure::tls(Channel::Control, e.to_string())
                 } else {
-                    Failure::Closed(format!("in the TLS handshake ({})", closed_kind(&e)))
+                    Failure::closed(
+                        Channel::Control,
+                        format!("in the TLS handshake ({})", closed_kind(&e)),
+                    )
                 };
                 self.record_error(Channel::Control, &failure);
                 Err(failure)
@@ -437,7 +519,7 @@ impl Session {
     /// default: AUTH SSL, then AUTH TLS). Each fallback is noted in the transcript; when
     /// every mechanism is refused, the last refusal is the failure.
     pub async fn auth_first_accepted(&mut self, mechanisms: &[String]) -> Result<(), Failure> {
-        let mut refused = Failure::Io("no AUTH mechanism to try".into());
+        let mut refused = Failure::local("no AUTH mechanism to try");
         for (i, mechanism) in mechanisms.iter().enumerate() {
             let reply = self.command(&format!("AUTH {mechanism}")).await?;
             if reply.code == 234 {
@@ -445,11 +527,10 @@ impl Session {
             }
             refused = Failure::reply(&reply);
             if let Some(next) = mechanisms.get(i + 1) {
-                self.transcript.push(Event::Note {
-                    text: format!(
-                        "AUTH {mechanism} refused with {}; falling back to AUTH {next}",
-                        reply.code
-                    ),
+                self.transcript.push(Event::AuthFallback {
+                    refused: mechanism.clone(),
+                    code: reply.code,
+                    next: next.clone(),
                 });
             }
         }
@@ -459,7 +540,7 @@ impl Session {
     /// After a 2xx to CCC: close the TLS layer (close_notify both ways) and go on in clear.
     pub async fn clear_control_channel(&mut self) -> Result<(), Failure> {
         let Some(MaybeTls::Tls(mut stream)) = self.control.take() else {
-            return Err(Failure::Io("CCC without TLS on the control channel".into()));
+            return Err(Failure::local("CCC without TLS on the control channel"));
         };
         let (tcp, conn) = stream.get_mut();
         conn.send_close_notify();
@@ -467,7 +548,7 @@ impl Session {
         let _ = conn.write_tls(&mut tls_bytes);
         let wrote = timeout(self.options.timeouts.reply, tcp.write_all(&tls_bytes)).await;
         if !matches!(wrote, Ok(Ok(()))) {
-            let failure = Failure::Closed("while sending close_notify for CCC".into());
+            let failure = Failure::closed(Channel::Control, "while sending close_notify for CCC");
             self.record_error(Channel::Control, &failure);
             return Err(failure);
         }
@@ -542,7 +623,7 @@ impl Session {
             .as_ref()
             .and_then(|c| c.tcp().local_addr().ok())
             .map(|a| a.ip())
-            .ok_or_else(|| Failure::Closed("the control connection is closed".into()))
+            .ok_or_else(|| Failure::closed(Channel::Control, "the control connection is closed"))
     }
 
     /// Sends PASV/EPSV/PORT/EPRT and returns where the data connection will come from.
@@ -551,7 +632,7 @@ impl Session {
             DataMode::Pasv => {
                 let reply = self.command_ok("PASV").await?;
                 let announced = data::parse_pasv(reply.text()).ok_or_else(|| {
-                    Failure::Io(format!("unparsable PASV reply {:?}", reply.summary()))
+                    Failure::peer(format!("unparsable PASV reply {:?}", reply.summary()))
                 })?;
                 let addr = self.passive_address(announced)?;
                 Ok(DataTarget::Connect { addr, early: None })
@@ -559,7 +640,7 @@ impl Session {
             DataMode::Epsv => {
                 let reply = self.command_ok("EPSV").await?;
                 let port = data::parse_epsv(reply.text()).ok_or_else(|| {
-                    Failure::Io(format!("unparsable EPSV reply {:?}", reply.summary()))
+                    Failure::peer(format!("unparsable EPSV reply {:?}", reply.summary()))
                 })?;
                 Ok(DataTarget::Connect {
                     addr: SocketAddr::new(self.peer.ip(), port),
@@ -570,10 +651,10 @@ impl Session {
                 let ip = self.control_local_ip()?;
                 let listener = TcpListener::bind(SocketAddr::new(ip, 0))
                     .await
-                    .map_err(|e| Failure::Io(format!("binding a PORT listener: {e}")))?;
+                    .map_err(|e| Failure::local(format!("binding a PORT listener: {e}")))?;
                 let port = listener
                     .local_addr()
-                    .map_err(|e| Failure::Io(e.to_string()))?
+                    .map_err(|e| Failure::local(e.to_string()))?
                     .port();
                 let line = match (self.options.data.mode, ip) {
                     (DataMode::Port, IpAddr::V4(v4)) => {
@@ -589,9 +670,7 @@ impl Session {
                         )
                     }
                     (DataMode::Port, IpAddr::V6(_)) => {
-                        return Err(Failure::Io(
-                            "PORT cannot name an IPv6 address; use EPRT".into(),
-                        ));
+                        return Err(Failure::local("PORT cannot name an IPv6 address; use EPRT"));
                     }
                     (_, IpAddr::V4(v4)) => format!("EPRT |1|{v4}|{port}|"),
                     (_, IpAddr::V6(v6)) => format!("EPRT |2|{v6}|{port}|"),
@@ -610,7 +689,7 @@ impl Session {
         let used = if self.options.data.obey_pasv_address {
             // Never send traffic off this host because a server said so.
             if self.peer.ip().is_loopback() && !announced.ip().is_loopback() {
-                let failure = Failure::Io(format!(
+                let failure = Failure::local(format!(
                     "refusing to connect to non-loopback address {} named by PASV",
                     announced.ip()
                 ));
@@ -662,12 +741,16 @@ impl Session {
                     *early = Some(tcp);
                 }
                 Ok(Err(e)) => {
-                    let failure = Failure::Io(format!("connecting the data connection: {e}"));
+                    let failure = Failure::local(format!("connecting the data connection: {e}"));
                     self.record_error(Channel::Data, &failure);
                     return Err(failure);
                 }
                 Err(_) => {
-                    return Err(self.timed_out("the data connection to connect", data_timeout));
+                    return Err(self.timed_out(
+                        Channel::Data,
+                        "the data connection to connect",
+                        data_timeout,
+                    ));
                 }
             }
         }
@@ -685,7 +768,7 @@ impl Session {
             let reply = self.read_reply().await?;
             if !reply.is_preliminary() {
                 return Err(if reply.is_positive() {
-                    Failure::Io(format!(
+                    Failure::peer(format!(
                         "{} finished before any data connection",
                         reply.code
                     ))
@@ -732,6 +815,7 @@ impl Session {
                 reply = timeout_at(reply_deadline, self.next_reply()) => {
                     match reply {
                         Err(_) => break Ending::Control(Failure::Timeout {
+                            channel: Channel::Control,
                             waiting_for: format!("the reply to {}", verb(command)),
                         }),
                         Ok(Ok(reply)) if reply.is_preliminary() => preliminary.push(reply),
@@ -775,9 +859,9 @@ impl Session {
             Ending::DataGaveUp(failure) => Err(failure),
             Ending::Control(failure) => {
                 match &failure {
-                    Failure::Timeout { waiting_for } => {
+                    Failure::Timeout { waiting_for, .. } => {
                         let after = self.options.timeouts.reply;
-                        self.timed_out(&waiting_for.clone(), after);
+                        self.timed_out(Channel::Control, &waiting_for.clone(), after);
                     }
                     other => self.record_error(Channel::Control, other),
                 }
@@ -793,7 +877,11 @@ impl Session {
                 }
                 match leg_result {
                     Some(result) => result,
-                    None => Err(self.timed_out("the data connection to finish", data_timeout)),
+                    None => Err(self.timed_out(
+                        Channel::Data,
+                        "the data connection to finish",
+                        data_timeout,
+                    )),
                 }
             }
         }
@@ -911,14 +999,7 @@ mod tests {
     fn options() -> ClientOptions {
         let second = Duration::from_secs(5);
         ClientOptions {
-            data: DataKnobs {
-                mode: DataMode::Epsv,
-                connect: DataConnect::Before,
-                tls: DataTls::Auto,
-                close_notify: true,
-                drain: true,
-                obey_pasv_address: false,
-            },
+            data: DataKnobs::default(),
             timeouts: Timeouts {
                 connect: second,
                 reply: second,

@@ -2,7 +2,6 @@
 //! cells run concurrently, each on its own fresh server instance, each graded.
 
 pub mod plan;
-pub mod verdict;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,15 +11,18 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::certs::Pki;
-use crate::quirks::{Catalog, Quirk, QuirkMatch};
+use crate::outcome::{self, Answer, OutcomeClass};
+use crate::quirks::{Catalog, Quirk};
 use crate::runner::{self, Outcome, RunError};
 use crate::scenario::Scenario;
 use crate::servers::backend::{self, BackendKind};
 use crate::servers::instance::StartError;
 use crate::servers::manifest::{Account, Mode};
-use crate::transcript::normalize;
+use crate::transcript::{Line, lines_text, normalize};
 pub use plan::{BackendChoice, Column, Filters, Inputs};
-pub use verdict::{Decisive, Verdict};
+
+/// The version of the results.json format (docs/results.md).
+pub const RESULTS_FORMAT: u32 = 2;
 
 /// How long a server gets to start.
 const START_LIMIT: Duration = Duration::from_secs(60);
@@ -58,14 +60,13 @@ pub struct CellResult {
     pub column: String,
     pub backend: BackendKind,
     pub scenario: String,
-    pub verdict: Verdict,
-    pub quirks: Vec<QuirkMatch>,
-    pub decisive: Option<Decisive>,
-    pub reason: String,
-    pub outcome: Option<Outcome>,
+    /// What happened to the client: class, decisive step, quirks, marks.
+    pub outcome: Answer,
+    /// How the run ended, step by step (absent when the cell did not run).
+    pub run: Option<Outcome>,
     pub duration_ms: u64,
-    /// The normalized transcript.
-    pub transcript: String,
+    /// The normalized transcript, line by line with each line's kind.
+    pub transcript: Vec<Line>,
     pub log_excerpt: String,
 }
 
@@ -74,10 +75,21 @@ impl CellResult {
     pub fn name(&self) -> String {
         format!("{}::{}", self.column, self.scenario)
     }
+
+    pub fn class(&self) -> OutcomeClass {
+        self.outcome.class
+    }
+
+    /// The normalized transcript as text.
+    pub fn transcript_text(&self) -> String {
+        lines_text(&self.transcript)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MatrixResults {
+    /// [`RESULTS_FORMAT`].
+    pub format: u32,
     pub harness_version: String,
     pub started_at: String,
     pub duration_ms: u64,
@@ -228,18 +240,16 @@ pub async fn run(
                 column,
                 backend,
                 scenario,
-                verdict: Verdict::Error,
-                quirks: Vec::new(),
-                decisive: None,
-                reason: "the harness panicked in this cell".into(),
-                outcome: None,
+                outcome: Answer::not_run(OutcomeClass::Error, "the harness panicked in this cell"),
+                run: None,
                 duration_ms: 0,
-                transcript: String::new(),
+                transcript: Vec::new(),
                 log_excerpt: String::new(),
             })
         })
         .collect();
     Ok(MatrixResults {
+        format: RESULTS_FORMAT,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at,
         duration_ms: clock.elapsed().as_millis() as u64,
@@ -276,24 +286,22 @@ pub async fn run(
     })
 }
 
-/// Runs one cell on a fresh server instance and grades it.
+/// Runs one cell on a fresh server instance and answers it.
 pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext) -> CellResult {
     let clock = Instant::now();
     let mut cell = CellResult {
         column: column.id(),
         backend: column.backend,
         scenario: scenario.id.clone(),
-        verdict: Verdict::Skipped,
-        quirks: Vec::new(),
-        decisive: None,
-        reason: String::new(),
-        outcome: None,
+        outcome: Answer::not_run(OutcomeClass::Skipped, ""),
+        run: None,
         duration_ms: 0,
-        transcript: String::new(),
+        transcript: Vec::new(),
         log_excerpt: String::new(),
     };
+    let not_run = |class, reason: String| Answer::not_run(class, normalize(&reason));
     if let Some(reason) = &column.unavailable {
-        cell.reason = reason.clone();
+        cell.outcome = not_run(OutcomeClass::Skipped, reason.clone());
         return cell;
     }
     let started = tokio::time::timeout(
@@ -309,17 +317,21 @@ pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext
     let running = match started {
         Ok(Ok(running)) => running,
         Ok(Err(StartError::Unsupported(reason))) => {
-            cell.reason = reason;
+            cell.outcome = not_run(OutcomeClass::Skipped, reason);
             return cell;
         }
         Ok(Err(e)) => {
-            cell.verdict = Verdict::Error;
-            cell.reason = format!("the server did not start: {e}");
+            cell.outcome = not_run(
+                OutcomeClass::Error,
+                format!("the server did not start: {e}"),
+            );
             return cell;
         }
         Err(_) => {
-            cell.verdict = Verdict::Error;
-            cell.reason = format!("the server did not start within {START_LIMIT:?}");
+            cell.outcome = not_run(
+                OutcomeClass::Error,
+                format!("the server did not start within {START_LIMIT:?}"),
+            );
             return cell;
         }
     };
@@ -330,37 +342,26 @@ pub async fn run_cell(column: &Column, scenario: &Scenario, shared: &CellContext
     .await;
     match result {
         Err(_) => {
-            cell.verdict = Verdict::Error;
-            cell.reason = format!(
-                "the cell did not finish within {:?}",
-                shared.config.cell_timeout
+            cell.outcome = not_run(
+                OutcomeClass::Error,
+                format!(
+                    "the cell did not finish within {:?}",
+                    shared.config.cell_timeout
+                ),
             );
         }
         Ok(Err(RunError::NotApplicable(reason))) => {
-            cell.reason = format!("not applicable: {reason}");
+            cell.outcome = not_run(OutcomeClass::Skipped, format!("not applicable: {reason}"));
         }
-        Ok(Err(e)) => {
-            cell.verdict = Verdict::Error;
-            cell.reason = e.to_string();
-        }
+        Ok(Err(e)) => cell.outcome = not_run(OutcomeClass::Error, e.to_string()),
         Ok(Ok(run)) => {
-            let graded = verdict::grade(
-                scenario,
-                &column.id(),
-                &run.outcome,
-                &run.transcript,
-                &shared.catalog,
-            );
-            cell.verdict = graded.verdict;
-            cell.quirks = graded.quirks;
-            cell.decisive = graded.decisive;
-            cell.reason = graded.reason;
-            cell.outcome = Some(run.outcome);
-            cell.transcript = normalize(&run.transcript.render());
+            cell.outcome = outcome::answer(scenario, &run, &shared.catalog);
+            cell.transcript = run.transcript.normalized_lines();
+            cell.run = Some(run.outcome);
         }
     }
     let mut log = running.log_excerpt();
-    if cell.verdict == Verdict::Pass && log.len() > PASS_LOG {
+    if cell.class() == OutcomeClass::Works && log.len() > PASS_LOG {
         let cut = log.len() - PASS_LOG;
         let cut = (cut..log.len())
             .find(|&i| log.is_char_boundary(i))

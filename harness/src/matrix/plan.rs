@@ -220,18 +220,6 @@ impl Inputs {
         if scenarios.is_empty() {
             return Err("no scenario matches --scenarios".into());
         }
-        for scenario in &scenarios {
-            for tolerance in &scenario.tolerate {
-                if catalog.get(&tolerance.quirk).is_none() {
-                    return Err(format!(
-                        "scenario {}: tolerates unknown quirk {:?} (not in {})",
-                        scenario.id,
-                        tolerance.quirk,
-                        servers_dir.join("quirks.yaml").display()
-                    ));
-                }
-            }
-        }
         Ok(Inputs {
             columns,
             scenarios,

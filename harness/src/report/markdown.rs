@@ -1,10 +1,15 @@
-//! `matrix.md`: scenarios as rows, columns as columns, each cell `verdict [code]`.
+//! `matrix.md`: the client profiles' table first, then the scenarios'; servers are columns
+//! (a `server/profile` that answered alike on its backends is one column), and each cell is
+//! `outcome [code] [marks]` with the quirk ids under it.
 
 use std::fmt::Write;
 
 use super::{
-    VERDICTS, View, cell_label, display_time, format_duration, place_name, verdict_meaning,
+    Mark, Table, View, cell_headline, display_time, fingerprint, format_duration, place_name,
+    quirk_ids,
 };
+use crate::matrix::CellResult;
+use crate::outcome::OutcomeClass;
 
 /// Text safe inside a table cell: no line breaks, no column separators.
 fn cell_text(text: &str) -> String {
@@ -29,10 +34,78 @@ fn inline(text: &str) -> String {
     out
 }
 
+/// Markdown has no colours; a coloured dot before the outcome stands in for the HTML's.
+fn dot(class: OutcomeClass) -> &'static str {
+    match class {
+        OutcomeClass::Works => "🟢",
+        OutcomeClass::Refused => "🟡",
+        OutcomeClass::Hangs => "🟠",
+        OutcomeClass::Breaks => "🔴",
+        OutcomeClass::Error => "🟣",
+        OutcomeClass::Skipped => "⚪",
+    }
+}
+
+/// `🟡 refused 522 ≠<br>session-reuse-required`.
+fn cell_markdown(cell: &CellResult) -> String {
+    let mut text = format!("{} {}", dot(cell.class()), cell_headline(cell));
+    let ids = quirk_ids(cell);
+    if !ids.is_empty() && cell.class() != OutcomeClass::Skipped {
+        let _ = write!(text, "<br>{}", ids.join(", "));
+    }
+    cell_text(&text)
+}
+
+/// `column [backend]`, each cell of a list once.
+fn places(cells: &[&CellResult]) -> String {
+    let names: Vec<String> = cells
+        .iter()
+        .map(|c| format!("{} [{}]", c.column, c.backend))
+        .collect();
+    inline(&names.join(", "))
+}
+
+fn table(md: &mut String, view: &View, table: &Table) {
+    let _ = writeln!(md, "## {}\n", table.kind.title());
+    let mut header = format!("| {} | works on |", table.kind.noun());
+    let mut rule = String::from("| --- | --- |");
+    for column in &view.columns {
+        let mut title = format!(
+            "{}<br>{}<br>{}",
+            cell_text(column.id()),
+            column.backend_names(),
+            cell_text(&column.version())
+        );
+        if view.differs_by_backend(column.id()) {
+            title.push_str("<br>differs by backend");
+        }
+        let _ = write!(header, " {title} |");
+        rule.push_str(" --- |");
+    }
+    let _ = writeln!(md, "{header}\n{rule}");
+    for row in &table.rows {
+        let mut line = format!("| {} | {} |", cell_text(row.label()), row.tally.of());
+        for cell in &row.cells {
+            let text = cell.map(cell_markdown).unwrap_or_else(|| "—".into());
+            let _ = write!(line, " {text} |");
+        }
+        let _ = writeln!(md, "{line}");
+    }
+    let mut footer = format!("| **works for** ({} that ran) | |", table.kind.plural());
+    for tally in &table.column_tallies {
+        let _ = write!(footer, " {} |", tally.of());
+    }
+    let _ = writeln!(md, "{footer}\n");
+}
+
 pub(super) fn render(view: &View) -> String {
     let results = view.results;
     let mut md = String::new();
     let _ = writeln!(md, "# FTPS compatibility matrix\n");
+    let _ = writeln!(
+        md,
+        "Does each client behaviour work with each server, and if not, how exactly does it fail?\n"
+    );
     let _ = writeln!(
         md,
         "ftps-compat {} · started {} · took {} · {} ({} cores, {} jobs)\n",
@@ -46,7 +119,7 @@ pub(super) fn render(view: &View) -> String {
     let counts: Vec<String> = view
         .counts()
         .iter()
-        .map(|(v, n)| format!("{n} {}", v.as_str()))
+        .map(|(class, n)| format!("{n} {class}"))
         .collect();
     let _ = writeln!(
         md,
@@ -55,47 +128,83 @@ pub(super) fn render(view: &View) -> String {
         counts.join(", ")
     );
 
-    // The table.
-    let mut header = String::from("| scenario |");
-    let mut rule = String::from("| --- |");
-    for column in &results.columns {
-        let version = column.version.as_deref().unwrap_or("version unknown");
-        let _ = write!(
-            header,
-            " {}<br>{}<br>{} |",
-            cell_text(&column.id),
-            column.backend,
-            cell_text(version)
-        );
-        rule.push_str(" --- |");
+    for t in &view.tables {
+        table(&mut md, view, t);
     }
-    let _ = writeln!(md, "{header}\n{rule}");
-    for scenario in &results.scenarios {
-        let mut row = format!("| {} |", cell_text(&scenario.id));
-        for column in &results.columns {
-            let text = match view.cell(column, &scenario.id) {
-                Some(cell) => cell_label(cell),
-                None => "—".into(),
-            };
-            let _ = write!(row, " {} |", cell_text(&text));
-        }
-        let _ = writeln!(md, "{row}");
-    }
-    md.push('\n');
 
     let _ = writeln!(md, "## Legend\n");
-    for verdict in VERDICTS {
+    for class in OutcomeClass::ALL {
+        let _ = writeln!(md, "- {} **{class}**: {}.", dot(class), class.meaning());
+    }
+    for mark in Mark::ALL {
         let _ = writeln!(
             md,
-            "- **{}**: {}.",
-            verdict.as_str(),
-            verdict_meaning(verdict)
+            "- **{}** {}: {}.",
+            mark.symbol(),
+            mark.name(),
+            inline(mark.meaning())
         );
     }
     let _ = writeln!(
         md,
-        "\nThe number after a verdict is the decisive reply code: the reply that decided the verdict.\n"
+        "\nThe number after an outcome is the decisive reply code (the reply that decided it); \
+         the names under it are the catalog quirks the run shows. \"works on\" counts the \
+         servers where the row ran, \"works for\" the rows that ran on the server: error and \
+         skipped cells are left out. A column names every backend that gave it the same \
+         answers.\n"
     );
+
+    let gaps = view.catalog_gaps();
+    let _ = writeln!(md, "## Gaps in the quirk catalog\n");
+    if gaps.is_empty() {
+        let _ = writeln!(
+            md,
+            "None: a catalog quirk explains every cell that does not work.\n"
+        );
+    } else {
+        let n: usize = gaps.iter().map(|g| g.cells.len()).sum();
+        let _ = writeln!(
+            md,
+            "{n} cells do not work and no quirk in `servers/quirks.yaml` explains them:\n"
+        );
+        for gap in gaps {
+            let _ = writeln!(
+                md,
+                "- {} `{}`: {}  \n  on {}",
+                dot(gap.class),
+                gap.scenario,
+                inline(gap.summary),
+                places(&gap.cells)
+            );
+        }
+        md.push('\n');
+    }
+
+    if view.has_several_backends() {
+        let _ = writeln!(md, "## Backend differences\n");
+        if view.differences.is_empty() {
+            let _ = writeln!(
+                md,
+                "None: every server configuration answered alike on each backend it ran on.\n"
+            );
+        } else {
+            for d in &view.differences {
+                let answers: Vec<String> = d
+                    .cells
+                    .iter()
+                    .map(|c| format!("{} {}", c.backend, fingerprint(c)))
+                    .collect();
+                let _ = writeln!(
+                    md,
+                    "- `{}` :: `{}`: {}",
+                    d.column,
+                    d.scenario,
+                    inline(&answers.join("; "))
+                );
+            }
+            md.push('\n');
+        }
+    }
 
     let unavailable: Vec<_> = results
         .columns

@@ -9,6 +9,7 @@
 //! The output depends only on the results: columns and scenarios keep the order they have
 //! there, and two writes of the same results produce identical files.
 
+mod diff;
 mod html;
 mod json;
 mod junit;
@@ -19,9 +20,23 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::matrix::{CellResult, ColumnInfo, MatrixResults, Verdict};
+use crate::baseline::{CellAnswer, Checks, Comparison, Fingerprint};
+use crate::matrix::{CellResult, ColumnInfo, MatrixResults, ScenarioInfo};
+use crate::outcome::OutcomeClass;
 use crate::quirks::Quirk;
+use crate::scenario::CLIENT_ROW_PREFIX;
 use crate::servers::backend::BackendKind;
+
+pub use diff::{DiffNames, diff_html, diff_json, diff_markdown};
+
+/// Writes diff.md, diff.html and diff.json into `dir` (created if missing).
+pub fn write_diff(comparison: &Comparison, names: &DiffNames, dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    write_file(&dir.join("diff.md"), &diff_markdown(comparison, names))?;
+    write_file(&dir.join("diff.html"), &diff_html(comparison, names))?;
+    let json = diff_json(comparison, names).map_err(io::Error::other)?;
+    write_file(&dir.join("diff.json"), &json)
+}
 
 /// The folder, inside the report directory, that holds one detail page per cell.
 pub const CELLS_DIR: &str = "cells";
@@ -48,7 +63,11 @@ pub struct ReportFiles {
 }
 
 /// Writes every report into `dir` (created if missing), replacing the previous run's.
-pub fn write_reports(results: &MatrixResults, dir: &Path) -> io::Result<ReportFiles> {
+pub fn write_reports(
+    results: &MatrixResults,
+    checks: &Checks,
+    dir: &Path,
+) -> io::Result<ReportFiles> {
     fs::create_dir_all(dir.join(CELLS_DIR))?;
     let view = View::new(results);
 
@@ -70,7 +89,7 @@ pub fn write_reports(results: &MatrixResults, dir: &Path) -> io::Result<ReportFi
     write_file(&index_html, &html::render_index(&view))?;
 
     let junit_xml = dir.join("junit.xml");
-    write_file(&junit_xml, &junit::render(&view)?)?;
+    write_file(&junit_xml, &junit::render(&view, checks)?)?;
 
     // Last: the other reports are written even if the results cannot be serialized.
     let results_json = dir.join("results.json");
@@ -153,11 +172,195 @@ fn write_file(path: &Path, contents: &str) -> io::Result<()> {
     })
 }
 
-/// The results with the lookups every format needs.
+/// The results with the lookups and groupings every format needs.
 struct View<'a> {
     results: &'a MatrixResults,
     cells: HashMap<(&'a str, BackendKind, &'a str), &'a CellResult>,
     quirks: HashMap<&'a str, &'a Quirk>,
+    /// The columns as the tables show them: a `server/profile` whose backends answered
+    /// alike is one column.
+    columns: Vec<ShownColumn<'a>>,
+    /// The client profiles' table first (when the run has client rows), then the scenarios'.
+    tables: Vec<Table<'a>>,
+    /// Scenarios a `server/profile` answered differently on its backends.
+    differences: Vec<BackendDifference<'a>>,
+}
+
+/// One column of the tables: a `server/profile` on the backends that gave it the same
+/// answers (class, decisive code, quirk ids) wherever both ran.
+struct ShownColumn<'a> {
+    /// In run order; either all of them ran something or none did.
+    members: Vec<&'a ColumnInfo>,
+}
+
+impl<'a> ShownColumn<'a> {
+    fn first(&self) -> &'a ColumnInfo {
+        self.members[0]
+    }
+
+    fn id(&self) -> &'a str {
+        &self.first().id
+    }
+
+    fn backends(&self) -> Vec<BackendKind> {
+        self.members.iter().map(|c| c.backend).collect()
+    }
+
+    /// `native + container`.
+    fn backend_names(&self) -> String {
+        let names: Vec<String> = self.backends().iter().map(ToString::to_string).collect();
+        names.join(" + ")
+    }
+
+    /// The members' versions, distinct, `/`-separated (`version unknown` when none is known).
+    fn version(&self) -> String {
+        let mut versions: Vec<&str> = Vec::new();
+        for column in &self.members {
+            let version = column.version.as_deref().unwrap_or("version unknown");
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
+        }
+        versions.join(" / ")
+    }
+
+    /// Why members cannot run here, each reason once.
+    fn unavailable(&self) -> Vec<&'a str> {
+        let mut reasons: Vec<&str> = Vec::new();
+        for why in self.members.iter().filter_map(|c| c.unavailable.as_deref()) {
+            if !reasons.contains(&why) {
+                reasons.push(why);
+            }
+        }
+        reasons
+    }
+}
+
+/// Whether rows are client profiles or scenarios: it decides the tables' words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    Clients,
+    Behaviours,
+}
+
+impl RowKind {
+    fn of(scenario: &ScenarioInfo) -> RowKind {
+        if scenario.id.starts_with(CLIENT_ROW_PREFIX) {
+            RowKind::Clients
+        } else {
+            RowKind::Behaviours
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            RowKind::Clients => "Which clients work with which servers",
+            RowKind::Behaviours => "Which client behaviours work with which servers",
+        }
+    }
+
+    /// The rows' header cell.
+    fn noun(self) -> &'static str {
+        match self {
+            RowKind::Clients => "client",
+            RowKind::Behaviours => "scenario",
+        }
+    }
+
+    /// What a column's tally counts.
+    fn plural(self) -> &'static str {
+        match self {
+            RowKind::Clients => "clients",
+            RowKind::Behaviours => "client behaviours",
+        }
+    }
+
+    /// The HTML id of the table's heading.
+    fn anchor(self) -> &'static str {
+        match self {
+            RowKind::Clients => "clients",
+            RowKind::Behaviours => "behaviours",
+        }
+    }
+}
+
+/// How many shown cells work, of those that ran (error and skipped cells say nothing
+/// about the server).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    works: usize,
+    ran: usize,
+}
+
+impl Tally {
+    fn add(&mut self, cell: Option<&CellResult>) {
+        if let Some(cell) = cell.filter(|c| c.class().ran()) {
+            self.ran += 1;
+            if cell.class() == OutcomeClass::Works {
+                self.works += 1;
+            }
+        }
+    }
+
+    /// `31 of 53`.
+    fn of(self) -> String {
+        format!("{} of {}", self.works, self.ran)
+    }
+
+    /// The share that works, in percent, for bars (0 when nothing ran).
+    fn percent(self) -> usize {
+        (self.works * 100).checked_div(self.ran).unwrap_or(0)
+    }
+}
+
+/// One table: rows of one kind against every shown column.
+struct Table<'a> {
+    kind: RowKind,
+    rows: Vec<Row<'a>>,
+    /// Per shown column: how many of this table's rows work there.
+    column_tallies: Vec<Tally>,
+}
+
+struct Row<'a> {
+    scenario: &'a ScenarioInfo,
+    /// Per shown column, the cell shown there.
+    cells: Vec<Option<&'a CellResult>>,
+    /// On how many shown columns the row works.
+    tally: Tally,
+}
+
+impl Row<'_> {
+    /// The row's name: a client profile without its `client-` prefix.
+    fn label(&self) -> &str {
+        self.scenario
+            .id
+            .strip_prefix(CLIENT_ROW_PREFIX)
+            .unwrap_or(&self.scenario.id)
+    }
+}
+
+/// A scenario that one `server/profile` answered differently on two or more backends.
+struct BackendDifference<'a> {
+    column: &'a str,
+    scenario: &'a str,
+    /// One cell per backend that ran it, in run order.
+    cells: Vec<&'a CellResult>,
+}
+
+/// Unexplained cells that failed the same way: a scenario and its outcome summary.
+struct CatalogGap<'a> {
+    scenario: &'a str,
+    summary: &'a str,
+    class: OutcomeClass,
+    cells: Vec<&'a CellResult>,
+}
+
+fn fingerprint(cell: &CellResult) -> Fingerprint {
+    CellAnswer::of(cell).answer
+}
+
+fn skipped(cell: &CellResult) -> bool {
+    cell.class() == OutcomeClass::Skipped
 }
 
 impl<'a> View<'a> {
@@ -168,17 +371,216 @@ impl<'a> View<'a> {
             .map(|c| ((c.column.as_str(), c.backend, c.scenario.as_str()), c))
             .collect();
         let quirks = results.quirks.iter().map(|q| (q.id.as_str(), q)).collect();
-        View {
+        let mut view = View {
             results,
             cells,
             quirks,
-        }
+            columns: Vec::new(),
+            tables: Vec::new(),
+            differences: Vec::new(),
+        };
+        view.columns = view.shown_columns();
+        view.tables = [RowKind::Clients, RowKind::Behaviours]
+            .into_iter()
+            .filter_map(|kind| view.table(kind))
+            .collect();
+        view.differences = view.backend_differences();
+        view
     }
 
     fn cell(&self, column: &ColumnInfo, scenario: &str) -> Option<&'a CellResult> {
         self.cells
             .get(&(column.id.as_str(), column.backend, scenario))
             .copied()
+    }
+
+    /// The cell a shown column shows: the first member's that was not skipped, else the
+    /// first member's.
+    fn shown_cell(&self, column: &ShownColumn<'a>, scenario: &str) -> Option<&'a CellResult> {
+        let cells: Vec<&CellResult> = column
+            .members
+            .iter()
+            .filter_map(|c| self.cell(c, scenario))
+            .collect();
+        cells
+            .iter()
+            .find(|c| !skipped(c))
+            .or(cells.first())
+            .copied()
+    }
+
+    /// Whether two columns of one `server/profile` answered alike: the same fingerprint
+    /// wherever both ran, and either both ran something or neither did (a column that ran
+    /// nothing is no evidence of sameness).
+    fn same_answers(&self, a: &ColumnInfo, b: &ColumnInfo) -> bool {
+        let ran_any = |column: &ColumnInfo| {
+            self.results
+                .scenarios
+                .iter()
+                .any(|s| self.cell(column, &s.id).is_some_and(|c| !skipped(c)))
+        };
+        if ran_any(a) != ran_any(b) {
+            return false;
+        }
+        self.results
+            .scenarios
+            .iter()
+            .all(|s| match (self.cell(a, &s.id), self.cell(b, &s.id)) {
+                (Some(x), Some(y)) if !skipped(x) && !skipped(y) => {
+                    fingerprint(x) == fingerprint(y)
+                }
+                _ => true,
+            })
+    }
+
+    /// Columns grouped by `server/profile` in run order; within one, each backend joins
+    /// the first group it answered alike with.
+    fn shown_columns(&self) -> Vec<ShownColumn<'a>> {
+        let mut ids: Vec<&str> = Vec::new();
+        for column in &self.results.columns {
+            if !ids.contains(&column.id.as_str()) {
+                ids.push(&column.id);
+            }
+        }
+        let mut shown = Vec::new();
+        for id in ids {
+            let mut groups: Vec<ShownColumn<'a>> = Vec::new();
+            for column in self.results.columns.iter().filter(|c| c.id == id) {
+                let alike = groups
+                    .iter_mut()
+                    .find(|g| g.members.iter().all(|m| self.same_answers(m, column)));
+                match alike {
+                    Some(group) => group.members.push(column),
+                    None => groups.push(ShownColumn {
+                        members: vec![column],
+                    }),
+                }
+            }
+            shown.extend(groups);
+        }
+        shown
+    }
+
+    fn table(&self, kind: RowKind) -> Option<Table<'a>> {
+        let mut column_tallies = vec![Tally::default(); self.columns.len()];
+        let rows: Vec<Row<'a>> = self
+            .results
+            .scenarios
+            .iter()
+            .filter(|s| RowKind::of(s) == kind)
+            .map(|scenario| {
+                let cells: Vec<Option<&CellResult>> = self
+                    .columns
+                    .iter()
+                    .map(|column| self.shown_cell(column, &scenario.id))
+                    .collect();
+                let mut tally = Tally::default();
+                for (cell, column_tally) in cells.iter().zip(&mut column_tallies) {
+                    tally.add(*cell);
+                    column_tally.add(*cell);
+                }
+                Row {
+                    scenario,
+                    cells,
+                    tally,
+                }
+            })
+            .collect();
+        (!rows.is_empty()).then_some(Table {
+            kind,
+            rows,
+            column_tallies,
+        })
+    }
+
+    /// Per `server/profile` with more than one shown column, the scenarios whose ran
+    /// cells differ, in table order.
+    fn backend_differences(&self) -> Vec<BackendDifference<'a>> {
+        let mut differences = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for column in &self.columns {
+            let id = column.id();
+            if seen.contains(&id) {
+                continue;
+            }
+            seen.push(id);
+            let split = self.columns.iter().filter(|c| c.id() == id).count() > 1;
+            if !split {
+                continue;
+            }
+            let members: Vec<&ColumnInfo> =
+                self.results.columns.iter().filter(|c| c.id == id).collect();
+            for row in self.tables.iter().flat_map(|t| &t.rows) {
+                let cells: Vec<&CellResult> = members
+                    .iter()
+                    .filter_map(|c| self.cell(c, &row.scenario.id))
+                    .filter(|c| !skipped(c))
+                    .collect();
+                let first = cells.first().map(|c| fingerprint(c));
+                if cells.iter().any(|c| Some(fingerprint(c)) != first) {
+                    differences.push(BackendDifference {
+                        column: id,
+                        scenario: &row.scenario.id,
+                        cells,
+                    });
+                }
+            }
+        }
+        differences
+    }
+
+    /// Whether a `server/profile` answered differently on its backends.
+    fn differs_by_backend(&self, id: &str) -> bool {
+        self.differences.iter().any(|d| d.column == id)
+    }
+
+    /// Whether any `server/profile` ran on more than one backend (so sameness was checked).
+    fn has_several_backends(&self) -> bool {
+        self.results.columns.iter().any(|a| {
+            self.results
+                .columns
+                .iter()
+                .any(|b| a.id == b.id && a.backend != b.backend)
+        })
+    }
+
+    /// The same `server/profile` and scenario on the other backends.
+    fn siblings(&self, cell: &CellResult) -> Vec<&'a CellResult> {
+        self.results
+            .cells
+            .iter()
+            .filter(|c| {
+                c.column == cell.column && c.scenario == cell.scenario && c.backend != cell.backend
+            })
+            .collect()
+    }
+
+    /// Unexplained cells, grouped by scenario and summary, in table order.
+    fn catalog_gaps(&self) -> Vec<CatalogGap<'a>> {
+        let mut gaps: Vec<CatalogGap<'a>> = Vec::new();
+        for row in self.tables.iter().flat_map(|t| &t.rows) {
+            let start = gaps.len();
+            for cell in self
+                .results
+                .cells
+                .iter()
+                .filter(|c| c.scenario == row.scenario.id && c.outcome.unexplained)
+            {
+                match gaps[start..]
+                    .iter_mut()
+                    .find(|g| g.summary == cell.outcome.summary)
+                {
+                    Some(gap) => gap.cells.push(cell),
+                    None => gaps.push(CatalogGap {
+                        scenario: &row.scenario.id,
+                        summary: &cell.outcome.summary,
+                        class: cell.class(),
+                        cells: vec![cell],
+                    }),
+                }
+            }
+        }
+        gaps
     }
 
     fn column_of(&self, cell: &CellResult) -> Option<&'a ColumnInfo> {
@@ -197,7 +599,7 @@ impl<'a> View<'a> {
     fn quirks_found(&self) -> Vec<QuirkFound<'a>> {
         let mut found: Vec<QuirkFound<'a>> = Vec::new();
         for cell in &self.results.cells {
-            for m in &cell.quirks {
+            for m in &cell.outcome.quirks {
                 let place = (cell, m.variant.as_deref());
                 match found.iter_mut().find(|f| f.id == m.id) {
                     Some(f) => f.cells.push(place),
@@ -220,17 +622,17 @@ impl<'a> View<'a> {
         found
     }
 
-    /// How many cells have each verdict, in [`VERDICTS`] order.
-    fn counts(&self) -> Vec<(Verdict, usize)> {
-        VERDICTS
+    /// How many cells have each outcome class, in [`OutcomeClass::ALL`] order.
+    fn counts(&self) -> Vec<(OutcomeClass, usize)> {
+        OutcomeClass::ALL
             .iter()
-            .map(|v| {
+            .map(|class| {
                 (
-                    *v,
+                    *class,
                     self.results
                         .cells
                         .iter()
-                        .filter(|c| c.verdict == *v)
+                        .filter(|c| c.class() == *class)
                         .count(),
                 )
             })
@@ -254,50 +656,101 @@ fn place_name(cell: &CellResult, variant: Option<&str>) -> String {
     text
 }
 
-/// The verdicts in legend order, with what each means.
-const VERDICTS: [Verdict; 5] = [
-    Verdict::Pass,
-    Verdict::Quirk,
-    Verdict::Fail,
-    Verdict::Error,
-    Verdict::Skipped,
-];
-
-fn verdict_meaning(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "the scenario's expectation held",
-        Verdict::Quirk => {
-            "a known, named server deviation (see the quirk catalog) that the scenario tolerates on this server"
-        }
-        Verdict::Fail => "an unexpected result: no tolerated quirk explains it",
-        Verdict::Error => {
-            "the harness or its infrastructure broke (server did not start, timeout of the cell)"
-        }
-        Verdict::Skipped => {
-            "not run here (backend unavailable, configuration unsupported, not applicable); the reason is shown"
-        }
+/// The short label of a cell: the outcome and, when known, the decisive reply code
+/// (`works`, `refused 522`, `skipped`).
+pub fn cell_label(cell: &CellResult) -> String {
+    match decisive_code(cell) {
+        Some(code) => format!("{} {code}", cell.class()),
+        None => cell.class().to_string(),
     }
 }
 
-/// The short label of a cell: the verdict and, when known, the decisive reply code
-/// (`pass 226`, `quirk 522`, `skipped`).
-pub fn cell_label(cell: &CellResult) -> String {
-    match decisive_code(cell) {
-        Some(code) => format!("{} {code}", cell.verdict.as_str()),
-        None => cell.verdict.as_str().to_string(),
+/// The label and the cell's marks: `refused 522 ≠ ?`.
+fn cell_headline(cell: &CellResult) -> String {
+    let mut text = cell_label(cell);
+    for mark in Mark::on(cell) {
+        text.push(' ');
+        text.push_str(mark.symbol());
+    }
+    text
+}
+
+/// The ids of the quirks a cell shows, each once, in the cell's order.
+fn quirk_ids(cell: &CellResult) -> Vec<&str> {
+    let mut ids: Vec<&str> = Vec::new();
+    for m in &cell.outcome.quirks {
+        if !ids.contains(&m.id.as_str()) {
+            ids.push(&m.id);
+        }
+    }
+    ids
+}
+
+/// What a cell is marked with besides its class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// The outcome differs from the scenario's `expect:`.
+    Deviation,
+    /// Not `works`, and no catalog quirk explains it.
+    Unexplained,
+}
+
+impl Mark {
+    const ALL: [Mark; 2] = [Mark::Deviation, Mark::Unexplained];
+
+    fn on(cell: &CellResult) -> Vec<Mark> {
+        Mark::ALL
+            .into_iter()
+            .filter(|mark| match mark {
+                Mark::Deviation => cell.outcome.deviation.is_some(),
+                Mark::Unexplained => cell.outcome.unexplained,
+            })
+            .collect()
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Mark::Deviation => "≠",
+            Mark::Unexplained => "?",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mark::Deviation => "deviation",
+            Mark::Unexplained => "unexplained",
+        }
+    }
+
+    /// For legends.
+    fn meaning(self) -> &'static str {
+        match self {
+            Mark::Deviation => {
+                "differs from the scenario's expect: (what a server conforming to RFC 959 / 4217 does)"
+            }
+            Mark::Unexplained => {
+                "does not work as the scenario expects, and no catalog quirk explains it (a gap in servers/quirks.yaml)"
+            }
+        }
+    }
+
+    /// For this cell's tooltip.
+    fn describe(self, cell: &CellResult) -> String {
+        match (self, &cell.outcome.deviation) {
+            (Mark::Deviation, Some(expected)) => format!("deviation: the scenario {expected}"),
+            (Mark::Deviation, None) => "deviation".into(),
+            (Mark::Unexplained, _) => "unexplained: no catalog quirk explains this outcome".into(),
+        }
     }
 }
 
 fn decisive_code(cell: &CellResult) -> Option<u16> {
-    if cell.verdict == Verdict::Skipped {
-        return None;
-    }
-    cell.decisive.as_ref().and_then(|d| d.code)
+    cell.outcome.code()
 }
 
 /// `step 5 (list): LIST -> 522 SSL connection failed`.
 fn decisive_summary(cell: &CellResult) -> Option<String> {
-    let d = cell.decisive.as_ref()?;
+    let d = cell.outcome.decisive.as_ref()?;
     let mut text = format!("step {} ({})", d.step, d.label);
     if let Some(command) = &d.command {
         text.push_str(&format!(": {command}"));
@@ -358,5 +811,136 @@ mod tests {
         assert_eq!(format_duration(850), "850 ms");
         assert_eq!(format_duration(12_345), "12.3 s");
         assert_eq!(format_duration(125_000), "2m 05s");
+    }
+
+    use crate::matrix::HostInfo;
+    use crate::outcome::Answer;
+    use BackendKind::{Container, Native};
+    use OutcomeClass::{Refused, Skipped, Works};
+
+    fn column(id: &str, backend: BackendKind) -> ColumnInfo {
+        let (server, profile) = id.split_once('/').unwrap();
+        ColumnInfo {
+            id: id.into(),
+            server: server.into(),
+            profile: profile.into(),
+            backend,
+            mode: None,
+            version: None,
+            about: String::new(),
+            unavailable: None,
+        }
+    }
+
+    fn cell(column: &str, backend: BackendKind, scenario: &str, class: OutcomeClass) -> CellResult {
+        CellResult {
+            column: column.into(),
+            backend,
+            scenario: scenario.into(),
+            outcome: Answer::not_run(class, ""),
+            run: None,
+            duration_ms: 0,
+            transcript: Vec::new(),
+            log_excerpt: String::new(),
+        }
+    }
+
+    /// Columns `a/p`, `b/p`, `c/p` on native and container; rows `s`, `t` and a client.
+    /// `a` answers alike (the container skips `t`); `b` differs on `s`; `c`'s container
+    /// runs nothing.
+    fn results() -> MatrixResults {
+        let mut columns = Vec::new();
+        let mut cells = Vec::new();
+        let rows = ["s", "t", "client-curl"];
+        for id in ["a/p", "b/p", "c/p"] {
+            for backend in [Native, Container] {
+                columns.push(column(id, backend));
+                for row in rows {
+                    let class = match (id, backend, row) {
+                        ("a/p", Container, "t") | ("c/p", Container, _) => Skipped,
+                        ("b/p", Container, "s") | (_, _, "t") => Refused,
+                        _ => Works,
+                    };
+                    cells.push(cell(id, backend, row, class));
+                }
+            }
+        }
+        MatrixResults {
+            format: crate::matrix::RESULTS_FORMAT,
+            harness_version: "0".into(),
+            started_at: String::new(),
+            duration_ms: 0,
+            host: HostInfo {
+                os: String::new(),
+                cores: 1,
+                jobs: 1,
+            },
+            columns,
+            scenarios: rows
+                .iter()
+                .map(|id| ScenarioInfo {
+                    id: id.to_string(),
+                    about: String::new(),
+                    reference: String::new(),
+                })
+                .collect(),
+            cells,
+            quirks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn backends_that_answer_alike_are_one_column_and_differences_are_findings() {
+        let results = results();
+        let view = View::new(&results);
+        let shown: Vec<(&str, Vec<BackendKind>)> = view
+            .columns
+            .iter()
+            .map(|c| (c.id(), c.backends()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                // A skipped cell on one side is no difference.
+                ("a/p", vec![Native, Container]),
+                ("b/p", vec![Native]),
+                ("b/p", vec![Container]),
+                // A backend that ran nothing is no evidence of sameness.
+                ("c/p", vec![Native]),
+                ("c/p", vec![Container]),
+            ]
+        );
+        let differences: Vec<(&str, &str, Vec<BackendKind>)> = view
+            .differences
+            .iter()
+            .map(|d| {
+                (
+                    d.column,
+                    d.scenario,
+                    d.cells.iter().map(|c| c.backend).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(differences, [("b/p", "s", vec![Native, Container])]);
+        assert!(view.differs_by_backend("b/p") && !view.differs_by_backend("c/p"));
+
+        // Client profiles first; the merged column shows the native answer where the
+        // container skipped.
+        let kinds: Vec<RowKind> = view.tables.iter().map(|t| t.kind).collect();
+        assert_eq!(kinds, [RowKind::Clients, RowKind::Behaviours]);
+        assert_eq!(view.tables[0].rows[0].label(), "curl");
+        let t_row = &view.tables[1].rows[1];
+        assert_eq!(t_row.scenario.id, "t");
+        let a_cell = t_row.cells[0].unwrap();
+        assert_eq!((a_cell.backend, a_cell.class()), (Native, Refused));
+        // Headlines count cells that ran: `c/p` container skipped everything.
+        let s_row = &view.tables[1].rows[0];
+        assert_eq!(s_row.tally, Tally { works: 3, ran: 4 });
+        let tallies: Vec<String> = view.tables[1]
+            .column_tallies
+            .iter()
+            .map(|t| t.of())
+            .collect();
+        assert_eq!(tallies, ["1 of 2", "1 of 2", "0 of 2", "1 of 2", "0 of 0"]);
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::client::DataKnobs;
 use crate::client::data::{DataConnect, DataMode, DataTls, RestOrder};
 use crate::client::tls::{TlsVersion, Verify};
 
@@ -22,24 +23,6 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub expect: Expect,
-    /// Known server quirks that make a different outcome acceptable, and where.
-    #[serde(default)]
-    pub tolerate: Vec<Tolerance>,
-}
-
-/// "On these servers, this quirk is a known deviation, not a failure."
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Tolerance {
-    /// A quirk id from servers/quirks.yaml.
-    pub quirk: String,
-    /// Globs over `server/profile` (e.g. `vsftpd/*`, `*/explicit-strict`); default all.
-    #[serde(default = "everywhere")]
-    pub on: Vec<String>,
-}
-
-fn everywhere() -> Vec<String> {
-    vec!["*".into()]
 }
 
 /// How the client reaches the server.
@@ -140,14 +123,29 @@ pub struct DataSpec {
 
 impl Default for DataSpec {
     fn default() -> Self {
+        let knobs = DataKnobs::default();
         DataSpec {
-            mode: DataMode::Epsv,
-            connect: DataConnect::Before,
-            tls: DataTls::Auto,
-            close_notify: true,
-            drain: true,
-            obey_pasv_address: false,
+            mode: knobs.mode,
+            connect: knobs.connect,
+            tls: knobs.tls,
+            close_notify: knobs.close_notify,
+            drain: knobs.drain,
+            obey_pasv_address: knobs.obey_pasv_address,
             rest: RestOrder::BeforeCommand,
+        }
+    }
+}
+
+/// The client's data knobs; `rest` is the runner's business.
+impl From<&DataSpec> for DataKnobs {
+    fn from(spec: &DataSpec) -> Self {
+        DataKnobs {
+            mode: spec.mode,
+            connect: spec.connect,
+            tls: spec.tls,
+            close_notify: spec.close_notify,
+            drain: spec.drain,
+            obey_pasv_address: spec.obey_pasv_address,
         }
     }
 }
@@ -442,7 +440,8 @@ pub enum Expect {
         #[serde(default)]
         step: Option<usize>,
     },
-    TlsError {
+    /// A TLS handshake or record fails.
+    Tls {
         #[serde(default)]
         step: Option<usize>,
     },

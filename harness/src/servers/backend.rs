@@ -21,7 +21,9 @@ use super::native::{self, NativeServer};
 use crate::certs::Pki;
 use crate::runner::Endpoint;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Embedded,
@@ -184,6 +186,9 @@ pub async fn start(
                 user: account.user.clone(),
                 password: account.password.clone(),
                 trust: pki.trust(),
+                // The emulator gives each control connection its own root, numbered from 1;
+                // a cell makes one.
+                server_root: Some(root.path().join("session-1")),
             };
             Ok(Running {
                 endpoint,

@@ -942,6 +942,7 @@ pub async fn start(
         user: account.user.clone(),
         password: account.password.clone(),
         trust: pki.trust(),
+        server_root: Some(prepared.root.clone()),
     };
     Ok(ContainerServer {
         endpoint,

@@ -13,7 +13,6 @@ use tempfile::TempDir;
 use super::manifest::{Account, Mode, ServerSpec};
 use super::ports;
 use crate::certs::{CertError, Pki, PkiFiles};
-use crate::client::data::{DataConnect, DataMode, DataTls};
 use crate::client::tls::{TlsContext, TlsKnobs, TlsVersion, Trust, Verify};
 use crate::client::{ClientOptions, DataKnobs, Session, Timeouts};
 
@@ -198,14 +197,7 @@ pub async fn wait_for_banner(
     };
     let tls = TlsContext::build(&knobs, &Trust::default()).map_err(|e| e.to_string())?;
     let options = ClientOptions {
-        data: DataKnobs {
-            mode: DataMode::Epsv,
-            connect: DataConnect::Before,
-            tls: DataTls::Auto,
-            close_notify: true,
-            drain: true,
-            obey_pasv_address: false,
-        },
+        data: DataKnobs::default(),
         timeouts: Timeouts {
             connect: Duration::from_secs(2),
             reply: Duration::from_secs(5),

@@ -8,13 +8,19 @@ mod normalize;
 
 pub use normalize::{Normalizer, normalize};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Control,
     Data,
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Channel {
@@ -130,6 +136,23 @@ pub enum Event {
     Note {
         text: String,
     },
+    /// An AUTH mechanism was refused and the client falls back to the next one.
+    AuthFallback {
+        refused: String,
+        code: u16,
+        next: String,
+    },
+    /// The server sent bytes in clear after its 234, before the client's handshake; they
+    /// are discarded.
+    UnreadBeforeTls {
+        bytes: usize,
+    },
+    /// After the run: what the server stored for an upload (where the harness owns its files).
+    ServerStored {
+        path: String,
+        detail: String,
+        corrupt: bool,
+    },
 }
 
 impl Event {
@@ -219,6 +242,19 @@ impl Event {
                 vec![format!("== {} error: {message}", channel.as_str())]
             }
             Event::Note { text } => vec![format!("== note: {text}")],
+            Event::AuthFallback {
+                refused,
+                code,
+                next,
+            } => vec![format!(
+                "== note: AUTH {refused} refused with {code}; falling back to AUTH {next}"
+            )],
+            Event::UnreadBeforeTls { bytes } => vec![format!(
+                "== note: {bytes} unread bytes from the server before the TLS handshake"
+            )],
+            Event::ServerStored { path, detail, .. } => {
+                vec![format!("== server stored {path}: {detail}")]
+            }
         }
     }
 }
@@ -239,6 +275,63 @@ fn fmt_ms(ms: u64) -> String {
     }
 }
 
+/// What a transcript line is, so reports style it without reading its text again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// `-- step N: ...`
+    Step,
+    /// `-- after the steps: ...`
+    After,
+    Command,
+    /// A 1xx-3xx reply line.
+    Reply,
+    /// A 4xx/5xx reply line.
+    Refusal,
+    /// Connections, handshakes, transfers, notes.
+    Event,
+    /// A timeout, TLS error, close, error, failed verification or corrupted file.
+    Problem,
+}
+
+/// One normalized transcript line with its kind and the step it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub kind: LineKind,
+    /// The step (0 is connecting); `None` after the steps.
+    pub step: Option<usize>,
+    pub text: String,
+}
+
+impl Event {
+    fn line_kind(&self) -> LineKind {
+        match self {
+            Event::Step { .. } => LineKind::Step,
+            Event::Epilogue { .. } => LineKind::After,
+            Event::Command { .. } | Event::Pipelined { .. } => LineKind::Command,
+            Event::Reply { code, .. } if *code >= 400 => LineKind::Refusal,
+            Event::Reply { .. } => LineKind::Reply,
+            Event::TlsError { .. }
+            | Event::Closed { .. }
+            | Event::Timeout { .. }
+            | Event::Error { .. }
+            | Event::Verified { ok: false, .. }
+            | Event::ServerStored { corrupt: true, .. } => LineKind::Problem,
+            _ => LineKind::Event,
+        }
+    }
+}
+
+/// Joins lines into the snapshot text (one line each, newline-terminated).
+pub fn lines_text(lines: &[Line]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(&line.text);
+        out.push('\n');
+    }
+    out
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Transcript {
     pub events: Vec<Event>,
@@ -251,6 +344,32 @@ impl Transcript {
 
     pub fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
         self.events.extend(events);
+    }
+
+    /// The normalized lines, typed; their text joined is `normalize(&self.render())`.
+    pub fn normalized_lines(&self) -> Vec<Line> {
+        let mut step = None;
+        let mut out = Vec::new();
+        for event in &self.events {
+            match event {
+                Event::Step { index, .. } => step = Some(*index),
+                Event::Epilogue { .. } => step = None,
+                _ => {}
+            }
+            let kind = event.line_kind();
+            for text in event.render() {
+                // Rules may remove a whole line (with its newline).
+                let normalized = normalize(&format!("{text}\n"));
+                if let Some(text) = normalized.strip_suffix('\n') {
+                    out.push(Line {
+                        kind,
+                        step,
+                        text: text.to_string(),
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The raw text, one line per rendered event line.

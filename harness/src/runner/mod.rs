@@ -1,9 +1,12 @@
 //! Runs one scenario against one endpoint with the embedded client, and says how it ended.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+pub mod stored;
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use crate::client::data::{DataWork, ListingFormat};
 use crate::client::payload::Content;
@@ -11,6 +14,7 @@ use crate::client::tls::{TlsContext, TlsKnobs, TlsSetupError, Trust};
 use crate::client::{ClientOptions, DataKnobs, Failure, Session, Timeouts};
 use crate::scenario::{Connect, Expect, Scenario, Step, Upload};
 use crate::transcript::{Event, Transcript};
+use stored::StoredCheck;
 
 /// How long a pipelined AUTH's 234 is given for clear-text bytes that follow it.
 const PIPELINE_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
@@ -26,6 +30,21 @@ pub struct Endpoint {
     pub user: String,
     pub password: String,
     pub trust: Trust,
+    /// The login directory on this host, where the harness owns the server's files:
+    /// uploads are then checked on the server side too.
+    pub server_root: Option<PathBuf>,
+}
+
+/// How the session reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectMode {
+    /// No TLS on the control connection.
+    Plain,
+    /// AUTH on the control connection.
+    Explicit,
+    /// TLS from the first byte.
+    Implicit,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,10 +99,10 @@ impl Outcome {
                 },
             )
             | (
-                Expect::TlsError { step },
+                Expect::Tls { step },
                 Outcome::Failed {
                     step: got,
-                    failure: Failure::Tls(_),
+                    failure: Failure::Tls { .. },
                     ..
                 },
             )
@@ -91,7 +110,7 @@ impl Outcome {
                 Expect::Closed { step },
                 Outcome::Failed {
                     step: got,
-                    failure: Failure::Closed(_),
+                    failure: Failure::Closed { .. },
                     ..
                 },
             ) => step_ok(step, *got),
@@ -103,6 +122,20 @@ impl Outcome {
 pub struct RunResult {
     pub transcript: Transcript,
     pub outcome: Outcome,
+    pub connect: ConnectMode,
+    /// Each uploaded path and what the server stored there (empty when the harness does
+    /// not own the server's files).
+    pub stored: Vec<(String, StoredCheck)>,
+}
+
+impl RunResult {
+    /// The first upload the server stored differently from what the client sent.
+    pub fn corrupted(&self) -> Option<(&str, &StoredCheck)> {
+        self.stored
+            .iter()
+            .find(|(_, check)| check.is_corrupt())
+            .map(|(path, check)| (path.as_str(), check))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +152,7 @@ pub enum RunError {
 
 struct Plan {
     addr: SocketAddr,
-    implicit: bool,
+    mode: ConnectMode,
     /// AUTH mechanisms, tried in order until one gets 234.
     auth: Option<Vec<String>>,
 }
@@ -142,29 +175,29 @@ fn plan(scenario: &Scenario, endpoint: &Endpoint) -> Result<Plan, RunError> {
         Connect::Auto => match (explicit, implicit) {
             (Some(addr), _) => Plan {
                 addr,
-                implicit: false,
+                mode: ConnectMode::Explicit,
                 auth,
             },
             (None, Some(addr)) => Plan {
                 addr,
-                implicit: true,
+                mode: ConnectMode::Implicit,
                 auth: None,
             },
             (None, None) => return Err(missing("")),
         },
         Connect::Explicit => Plan {
             addr: explicit.ok_or_else(|| missing("explicit"))?,
-            implicit: false,
+            mode: ConnectMode::Explicit,
             auth,
         },
         Connect::Plain => Plan {
             addr: explicit.ok_or_else(|| missing("explicit (plain)"))?,
-            implicit: false,
+            mode: ConnectMode::Plain,
             auth: None,
         },
         Connect::Implicit => Plan {
             addr: implicit.ok_or_else(|| missing("implicit"))?,
-            implicit: true,
+            mode: ConnectMode::Implicit,
             auth: None,
         },
     })
@@ -202,14 +235,7 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
     let tls = tls_context(scenario, endpoint)?;
     let client = &scenario.client;
     let options = ClientOptions {
-        data: DataKnobs {
-            mode: client.data.mode,
-            connect: client.data.connect,
-            tls: client.data.tls,
-            close_notify: client.data.close_notify,
-            drain: client.data.drain,
-            obey_pasv_address: client.data.obey_pasv_address,
-        },
+        data: DataKnobs::from(&client.data),
         timeouts: Timeouts {
             connect: client.timeouts.connect.0,
             reply: client.timeouts.reply.0,
@@ -217,12 +243,13 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
         },
         max_line: client.max_line,
     };
-    let connect_label = match (&plan.auth, plan.implicit) {
-        (_, true) => "connect (implicit TLS)".to_string(),
-        (Some(mechanisms), false) => format!("connect + AUTH {}", mechanisms.join(", then ")),
-        (None, false) => "connect (plain)".to_string(),
+    let connect_label = match (&plan.auth, plan.mode) {
+        (_, ConnectMode::Implicit) => "connect (implicit TLS)".to_string(),
+        (Some(mechanisms), _) => format!("connect + AUTH {}", mechanisms.join(", then ")),
+        (None, _) => "connect (plain)".to_string(),
     };
-    let (mut session, connected) = Session::connect(plan.addr, plan.implicit, tls, options).await;
+    let implicit = plan.mode == ConnectMode::Implicit;
+    let (mut session, connected) = Session::connect(plan.addr, implicit, tls, options).await;
     session.rest_order = client.data.rest;
     let mut transcript_head = vec![Event::Step {
         index: 0,
@@ -252,7 +279,8 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
 
     let mut state = RunState {
         endpoint,
-        files: HashMap::new(),
+        files: BTreeMap::new(),
+        cut_short: BTreeMap::new(),
     };
     if outcome.is_none() {
         for (i, step) in scenario.steps.iter().enumerate() {
@@ -281,19 +309,74 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
         });
         let _ = session.quit().await;
     }
+    let mut transcript = session.transcript;
+    // Only now: a server may finish writing a file after the client gave up on it.
+    let stored = match &endpoint.server_root {
+        Some(root) => state.check_stored(root, &mut transcript).await,
+        None => Vec::new(),
+    };
     Ok(RunResult {
-        transcript: session.transcript,
+        transcript,
         outcome,
+        connect: plan.mode,
+        stored,
     })
 }
 
 struct RunState<'a> {
     endpoint: &'a Endpoint,
     /// What each uploaded path should contain, for verifying downloads.
-    files: HashMap<String, Content>,
+    files: BTreeMap<String, Content>,
+    /// Uploads that did not complete: what the file would hold had they completed.
+    cut_short: BTreeMap<String, Content>,
 }
 
 impl RunState<'_> {
+    /// Compares every uploaded file on the server with what the client sent, and records
+    /// each comparison in the transcript.
+    async fn check_stored(
+        &self,
+        root: &std::path::Path,
+        transcript: &mut Transcript,
+    ) -> Vec<(String, StoredCheck)> {
+        let uploads: Vec<(String, Content, bool)> = self
+            .files
+            .iter()
+            .map(|(path, content)| (path.clone(), content.clone(), true))
+            .chain(
+                self.cut_short
+                    .iter()
+                    .map(|(path, content)| (path.clone(), content.clone(), false)),
+            )
+            .collect();
+        if uploads.is_empty() {
+            return Vec::new();
+        }
+        let root = root.to_owned();
+        let checks = tokio::task::spawn_blocking(move || {
+            uploads
+                .into_iter()
+                .map(|(path, content, completed)| {
+                    let check = stored::check(&root, &path, &content, completed);
+                    (path, check)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        transcript.push(Event::Epilogue {
+            name: "the server's files".into(),
+        });
+        for (path, check) in &checks {
+            transcript.push(Event::ServerStored {
+                path: path.clone(),
+                detail: check.describe(),
+                corrupt: check.is_corrupt(),
+            });
+        }
+        checks
+    }
+
     async fn execute(&mut self, session: &mut Session, step: &Step) -> Result<(), Failure> {
         match step {
             Step::Login => {
@@ -368,6 +451,7 @@ impl RunState<'_> {
             Step::Dele(path) => {
                 session.command_ok(&format!("DELE {path}")).await?;
                 self.files.remove(path);
+                self.cut_short.remove(path);
                 Ok(())
             }
             Step::Mkd(path) => session.command_ok(&format!("MKD {path}")).await.map(drop),
@@ -414,21 +498,26 @@ impl RunState<'_> {
     ) -> Result<(), Failure> {
         let offset = upload.rest.unwrap_or(0);
         let sent = Content::payload(upload.seed, offset, upload.size.0);
-        session
-            .transfer_from(
-                &format!("{verb} {}", upload.path),
-                upload.rest,
-                DataWork::Upload(sent.clone()),
-            )
-            .await?;
-        let previous = self.files.remove(&upload.path).unwrap_or_default();
+        let previous = self.files.get(&upload.path).cloned().unwrap_or_default();
         let mut stored = match (verb, upload.rest) {
             ("APPE", _) => previous,
             (_, Some(rest)) => previous.prefix(rest),
             (_, None) => Content::default(),
         };
-        stored.append(sent);
-        self.files.insert(upload.path.clone(), stored);
-        Ok(())
+        stored.append(sent.clone());
+        let result = session
+            .transfer_from(
+                &format!("{verb} {}", upload.path),
+                upload.rest,
+                DataWork::Upload(sent),
+            )
+            .await;
+        self.files.remove(&upload.path);
+        self.cut_short.remove(&upload.path);
+        match result {
+            Ok(()) => self.files.insert(upload.path.clone(), stored),
+            Err(_) => self.cut_short.insert(upload.path.clone(), stored),
+        };
+        result
     }
 }
