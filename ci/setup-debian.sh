@@ -62,8 +62,9 @@ apt-get update -qq
 
 # --- 1. tools ---------------------------------------------------------------
 # fonts-liberation: chromium without recommends has no fonts for the HTML report.
+# python3: the throw-away server of harness/tests/baselines.rs.
 apt_install ca-certificates curl lftp openssl mmdebstrap chromium fonts-liberation \
-    passwd libpam-modules libpam-runtime
+    passwd libpam-modules libpam-runtime python3
 
 # --- 2. login account ---------------------------------------------------------
 sh "$REPO/servers/login-user.sh" "$REPO/servers/account.yaml" | sed 's/^/[setup-debian] /'

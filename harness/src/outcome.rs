@@ -317,9 +317,8 @@ mod tests {
 
     use super::*;
     use crate::client::Failure;
-    use crate::runner::ConnectMode;
+    use crate::runner::fixtures::refused_listing;
     use crate::runner::stored::StoredCheck;
-    use crate::transcript::{Channel, Handshake, HandshakeKind, Transcript};
 
     fn catalog() -> Catalog {
         Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../servers/quirks.yaml"))
@@ -335,45 +334,7 @@ mod tests {
 
     /// vsftpd refusing a data connection that did not resume the control session.
     fn refused_run() -> RunResult {
-        let mut t = Transcript::default();
-        t.push(Event::Step {
-            index: 2,
-            name: "list".into(),
-        });
-        t.push(Event::Command {
-            line: "LIST".into(),
-        });
-        t.push(Event::Reply {
-            code: 150,
-            lines: vec!["150 Here comes the directory listing.".into()],
-        });
-        t.push(Event::Tls {
-            channel: Channel::Data,
-            handshake: Handshake {
-                version: "TLSv1.3".into(),
-                cipher: "TLS13_AES_256_GCM_SHA384".into(),
-                kind: HandshakeKind::Full,
-                alpn: None,
-            },
-        });
-        let text = "SSL connection failed: session reuse required";
-        t.push(Event::Reply {
-            code: 522,
-            lines: vec![format!("522 {text}")],
-        });
-        RunResult {
-            transcript: t,
-            outcome: Outcome::Failed {
-                step: 2,
-                label: "list".into(),
-                failure: Failure::Reply {
-                    code: 522,
-                    text: text.into(),
-                },
-            },
-            connect: ConnectMode::Explicit,
-            stored: Vec::new(),
-        }
+        refused_listing(2, 522, "SSL connection failed: session reuse required", false)
     }
 
     #[test]

@@ -465,50 +465,7 @@ quirks:
 "#;
 
     fn refused(code: u16, text: &str, closed: bool) -> RunResult {
-        let mut t = Transcript::default();
-        t.push(Event::Step {
-            index: 5,
-            name: "list".into(),
-        });
-        t.push(Event::Command {
-            line: "LIST".into(),
-        });
-        t.push(Event::Reply {
-            code: 150,
-            lines: vec!["150 Here comes the directory listing.".into()],
-        });
-        t.push(Event::Tls {
-            channel: Channel::Data,
-            handshake: crate::transcript::Handshake {
-                version: "TLSv1.3".into(),
-                cipher: "TLS13_AES_256_GCM_SHA384".into(),
-                kind: crate::transcript::HandshakeKind::Full,
-                alpn: None,
-            },
-        });
-        t.push(Event::Reply {
-            code,
-            lines: vec![format!("{code} {text}")],
-        });
-        if closed {
-            t.push(Event::Closed {
-                channel: Channel::Control,
-                detail: "by the server".into(),
-            });
-        }
-        RunResult {
-            transcript: t,
-            outcome: Outcome::Failed {
-                step: 5,
-                label: "list".into(),
-                failure: Failure::Reply {
-                    code,
-                    text: text.into(),
-                },
-            },
-            connect: ConnectMode::Explicit,
-            stored: Vec::new(),
-        }
+        crate::runner::fixtures::refused_listing(5, code, text, closed)
     }
 
     fn found(catalog: &Catalog, run: &RunResult, class: OutcomeClass) -> Vec<String> {

@@ -778,6 +778,18 @@ fn results_json_validates_against_the_documented_schema() {
 }
 
 #[test]
+fn the_documented_example_fits_the_schema() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/results.md");
+    let doc = fs::read_to_string(&path).unwrap();
+    let start = position(&doc, "```json\n") + "```json\n".len();
+    let end = start + position(&doc[start..], "```");
+    let example: Value = serde_json::from_str(&doc[start..end]).expect("the example is JSON");
+    let validator = jsonschema::draft202012::new(&schema()).unwrap();
+    let problems = errors(&validator, &example);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
 fn the_real_quirk_catalog_fits_the_schema() {
     // servers/quirks.yaml uses most kinds of condition; the schema must describe them all.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../servers/quirks.yaml");

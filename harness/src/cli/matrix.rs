@@ -149,9 +149,10 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
 
 /// Per column: how many client behaviours work, and the count of each outcome.
 fn print_summary(results: &MatrixResults, checks: &Checks) {
-    let classes = OutcomeClass::ALL;
+    // "works for 31 of 48": of the cells that ran; then each class's count.
+    let classes = &OutcomeClass::ALL[1..];
     println!();
-    let mut header = format!("{:<44}", "column");
+    let mut header = format!("{:<44} {:>9}", "column", "works");
     for class in classes {
         header.push_str(&format!(" {:>7}", class.as_str()));
     }
@@ -162,10 +163,15 @@ fn print_summary(results: &MatrixResults, checks: &Checks) {
             .iter()
             .filter(|c| c.column == column.id && c.backend == column.backend)
             .collect();
-        let mut line = format!("{:<44}", format!("{} ({})", column.id, column.backend));
+        let count = |class| cells.iter().filter(|c| c.class() == class).count();
+        let ran = cells.iter().filter(|c| c.class().ran()).count();
+        let works = format!("{}/{ran}", count(OutcomeClass::Works));
+        let mut line = format!(
+            "{:<44} {works:>9}",
+            format!("{} ({})", column.id, column.backend)
+        );
         for class in classes {
-            let n = cells.iter().filter(|c| c.class() == class).count();
-            line.push_str(&format!(" {n:>7}"));
+            line.push_str(&format!(" {:>7}", count(*class)));
         }
         println!("{line}");
     }

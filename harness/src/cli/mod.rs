@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run scenarios against a server and print transcripts and outcomes.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// What changed between two runs' results.json (exit 1 when any cell changed).
     Diff(diff::DiffArgs),
     /// Validate scenario files and report every error.
@@ -59,7 +59,7 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Check(args) => check::check(args),
         Command::Diff(args) => diff::diff(args),
         Command::Serve(args) => serve::serve(args),

@@ -133,6 +133,14 @@ impl Content {
         hex(&hasher.finalize())
     }
 
+    /// Every byte, for tests of small contents.
+    #[cfg(test)]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.for_each_chunk(|chunk| out.extend_from_slice(chunk));
+        out
+    }
+
     /// A chunk source for uploads: yields successive chunks into the caller's buffer.
     pub fn reader(&self) -> ContentReader {
         ContentReader {
@@ -150,6 +158,19 @@ pub struct ContentReader {
 }
 
 impl ContentReader {
+    /// Fills all of `buf` unless the content ends first; returns how much it filled.
+    pub fn read_full(&mut self, buf: &mut [u8]) -> usize {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = self.read(&mut buf[filled..]);
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        filled
+    }
+
     /// Fills up to `buf.len()` bytes; returns 0 at the end.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         while let Some(segment) = self.segments.get(self.index) {
@@ -174,12 +195,6 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn bytes(content: &Content) -> Vec<u8> {
-        let mut out = Vec::new();
-        content.for_each_chunk(|c| out.extend_from_slice(c));
-        out
-    }
-
     #[test]
     fn random_access_matches_sequential() {
         let mut whole = vec![0u8; 1000];
@@ -197,9 +212,9 @@ mod tests {
         let full = Content::payload(3, 0, 200_000);
         let mut resumed = full.prefix(70_001);
         resumed.append(Content::payload(3, 70_001, 200_000));
-        assert_eq!(bytes(&resumed), bytes(&full));
+        assert_eq!(resumed.to_bytes(), full.to_bytes());
         assert_eq!(resumed.sha256(), full.sha256());
-        assert_eq!(bytes(&full.suffix(199_999)).len(), 1);
+        assert_eq!(full.suffix(199_999).to_bytes().len(), 1);
     }
 
     #[test]
@@ -216,7 +231,7 @@ mod tests {
             }
             got.extend_from_slice(&buf[..n]);
         }
-        assert_eq!(got, bytes(&content));
+        assert_eq!(got, content.to_bytes());
         assert_eq!(got.len() as u64, content.len());
     }
 }

@@ -140,7 +140,7 @@ ul.findings > li:last-child { border-bottom: 0; }
 .card details { margin-top: 6px; }
 .card summary { cursor: pointer; color: var(--muted); }
 .card.outcome { margin: 4px 0 12px; padding: 14px 18px; }
-.card.outcome .chip { font-size: 16px; padding: 2px 14px; }
+.card.outcome .title-row .chip { font-size: 16px; padding: 2px 14px; }
 .card.outcome .reason { font-size: 16px; margin: 8px 0 10px; font-family: var(--mono); overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
@@ -750,7 +750,7 @@ fn outcome_card(out: &mut String, view: &View, cell: &CellResult) {
             Some(expected) => {
                 let _ = write!(
                     out,
-                    "<dt>deviation</dt><dd>≠ the scenario {}: a server conforming to RFC 959 / 4217 would</dd>",
+                    "<dt>deviation</dt><dd>≠ the scenario {} (what a server conforming to RFC 959 / 4217 does)</dd>",
                     esc(expected)
                 );
             }

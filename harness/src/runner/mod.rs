@@ -1,5 +1,7 @@
 //! Runs one scenario against one endpoint with the embedded client, and says how it ended.
 
+#[cfg(test)]
+pub mod fixtures;
 pub mod stored;
 
 use std::collections::BTreeMap;

@@ -142,7 +142,7 @@ pub fn check(root: &Path, vpath: &str, expected: &Content, completed: bool) -> S
                     same = false;
                     break;
                 }
-                let got = fill_exact(&mut reader, &mut expected_buf[..want]);
+                let got = reader.read_full(&mut expected_buf[..want]);
                 expected_left -= got as u64;
                 if got == 0 || stored_buf[compared..compared + got] != expected_buf[..got] {
                     same = false;
@@ -168,33 +168,15 @@ pub fn check(root: &Path, vpath: &str, expected: &Content, completed: bool) -> S
     }
 }
 
-fn fill_exact(reader: &mut crate::client::payload::ContentReader, buf: &mut [u8]) -> usize {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = reader.read(&mut buf[filled..]);
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    filled
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn payload_bytes(content: &Content) -> Vec<u8> {
-        let mut out = Vec::new();
-        content.for_each_chunk(|c| out.extend_from_slice(c));
-        out
-    }
 
     #[test]
     fn stored_files_are_compared_with_the_upload() {
         let dir = tempfile::tempdir().unwrap();
         let upload = Content::payload(7, 0, 200_000);
-        let bytes = payload_bytes(&upload);
+        let bytes = upload.to_bytes();
         std::fs::write(dir.path().join("same.bin"), &bytes).unwrap();
         std::fs::write(dir.path().join("short.bin"), &bytes[..1000]).unwrap();
         let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x00];
