@@ -334,7 +334,12 @@ mod tests {
 
     /// vsftpd refusing a data connection that did not resume the control session.
     fn refused_run() -> RunResult {
-        refused_listing(2, 522, "SSL connection failed: session reuse required", false)
+        refused_listing(
+            2,
+            522,
+            "SSL connection failed: session reuse required",
+            false,
+        )
     }
 
     #[test]

@@ -23,6 +23,7 @@ use ftps_compat::outcome::{Answer, Decisive, OutcomeClass};
 use ftps_compat::quirks::{Condition, Quirk, QuirkMatch, ReplyPattern, Rule};
 use ftps_compat::report::{ReportFiles, cell_page, write_reports};
 use ftps_compat::runner::Outcome;
+use ftps_compat::scenario::RowKind;
 use ftps_compat::servers::backend::BackendKind;
 use ftps_compat::servers::manifest::Mode;
 use ftps_compat::transcript::{
@@ -64,9 +65,15 @@ fn column(
     }
 }
 
+/// A row; the fixture's client profiles are the ids that start with `client-`.
 fn scenario(id: &str, about: &str, reference: &str) -> ScenarioInfo {
     ScenarioInfo {
         id: id.into(),
+        row: if id.starts_with("client-") {
+            RowKind::Client
+        } else {
+            RowKind::Behaviour
+        },
         about: about.into(),
         reference: reference.into(),
     }

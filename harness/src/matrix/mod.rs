@@ -14,7 +14,7 @@ use crate::certs::Pki;
 use crate::outcome::{self, Answer, OutcomeClass};
 use crate::quirks::{Catalog, Quirk};
 use crate::runner::{self, Outcome, RunError};
-use crate::scenario::Scenario;
+use crate::scenario::{RowKind, Scenario};
 use crate::servers::backend::{self, BackendKind};
 use crate::servers::instance::StartError;
 use crate::servers::manifest::{Account, Mode};
@@ -50,6 +50,8 @@ pub struct ColumnInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioInfo {
     pub id: String,
+    /// A client behaviour, or a client profile's row.
+    pub row: RowKind,
     pub about: String,
     pub reference: String,
 }
@@ -277,6 +279,7 @@ pub async fn run(
             .iter()
             .map(|s| ScenarioInfo {
                 id: s.id.clone(),
+                row: s.row,
                 about: s.about.trim().to_string(),
                 reference: s.reference.clone(),
             })

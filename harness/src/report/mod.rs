@@ -1,12 +1,17 @@
-//! Reports of a matrix run, written into one directory:
+//! Reports of a matrix run, written into one directory. Each answers, per cell: does this
+//! client behaviour work with this server, and if not, how exactly does it fail?
 //!
-//! - `matrix.md`: the matrix as a Markdown table, a legend, run metadata and the quirks found;
-//! - `index.html` + `cells/*.html`: a self-contained HTML matrix (inline CSS, no script, no
-//!   external resource) whose every cell links to a detail page;
+//! - `matrix.md`: the client profiles' table, then the scenarios' (outcome class, decisive
+//!   code, marks and quirk ids per cell; a headline per row and column), a legend, the gaps
+//!   in the quirk catalog, the backend differences and the quirks found;
+//! - `index.html` + `cells/*.html`: the same as a self-contained HTML page (inline CSS, no
+//!   script, no external resource) whose every cell links to a detail page;
 //! - `results.json`: [`MatrixResults`] as JSON, schema in `docs/results-schema.json`;
-//! - `junit.xml`: one testsuite per column, one testcase per cell.
+//! - `junit.xml`: one testsuite per column, one testcase per cell, failing on the run's checks.
 //!
-//! The output depends only on the results: columns and scenarios keep the order they have
+//! `View` groups the results once for every format: backends of a `server/profile` that
+//! answered alike become one shown column, client rows become their own table.
+//! The output depends only on the results: columns and rows keep the order they have
 //! there, and two writes of the same results produce identical files.
 
 mod diff;
@@ -24,7 +29,7 @@ use crate::baseline::{CellAnswer, Checks, Comparison, Fingerprint};
 use crate::matrix::{CellResult, ColumnInfo, MatrixResults, ScenarioInfo};
 use crate::outcome::OutcomeClass;
 use crate::quirks::Quirk;
-use crate::scenario::CLIENT_ROW_PREFIX;
+use crate::scenario::{self, CLIENT_ROW_PREFIX};
 use crate::servers::backend::BackendKind;
 
 pub use diff::{DiffNames, diff_html, diff_json, diff_markdown};
@@ -245,10 +250,9 @@ enum RowKind {
 
 impl RowKind {
     fn of(scenario: &ScenarioInfo) -> RowKind {
-        if scenario.id.starts_with(CLIENT_ROW_PREFIX) {
-            RowKind::Clients
-        } else {
-            RowKind::Behaviours
+        match scenario.row {
+            scenario::RowKind::Client => RowKind::Clients,
+            scenario::RowKind::Behaviour => RowKind::Behaviours,
         }
     }
 
@@ -791,6 +795,10 @@ fn format_duration(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::HostInfo;
+    use crate::outcome::Answer;
+    use BackendKind::{Container, Native};
+    use OutcomeClass::{Refused, Skipped, Works};
 
     #[test]
     fn page_names_are_safe_and_recognised() {
@@ -812,11 +820,6 @@ mod tests {
         assert_eq!(format_duration(12_345), "12.3 s");
         assert_eq!(format_duration(125_000), "2m 05s");
     }
-
-    use crate::matrix::HostInfo;
-    use crate::outcome::Answer;
-    use BackendKind::{Container, Native};
-    use OutcomeClass::{Refused, Skipped, Works};
 
     fn column(id: &str, backend: BackendKind) -> ColumnInfo {
         let (server, profile) = id.split_once('/').unwrap();
@@ -880,6 +883,11 @@ mod tests {
                 .iter()
                 .map(|id| ScenarioInfo {
                     id: id.to_string(),
+                    row: if id.starts_with(CLIENT_ROW_PREFIX) {
+                        scenario::RowKind::Client
+                    } else {
+                        scenario::RowKind::Behaviour
+                    },
                     about: String::new(),
                     reference: String::new(),
                 })

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
-use super::model::{ClientSpec, Scenario, Step};
+use super::model::{ClientSpec, RowKind, Scenario, Step};
 pub use crate::yaml::LoadError;
 use crate::yaml::without_position;
 
@@ -67,6 +67,7 @@ pub fn load_client_profile(path: &Path) -> Result<Scenario, Vec<LoadError>> {
         }]);
     }
     scenario.id = format!("{CLIENT_ROW_PREFIX}{}", scenario.id);
+    scenario.row = RowKind::Client;
     Ok(scenario)
 }
 

@@ -23,6 +23,20 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub expect: Expect,
+    /// Set by the loader: a scenario, or a client profile replayed as a row.
+    #[serde(skip)]
+    pub row: RowKind,
+}
+
+/// What a row of the matrix is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowKind {
+    /// A client behaviour (a file in scenarios/).
+    #[default]
+    Behaviour,
+    /// A whole client's knobs (a file in scenarios/clients/, row `client-<id>`).
+    Client,
 }
 
 /// How the client reaches the server.
