@@ -191,6 +191,19 @@ impl Comparison {
     pub fn is_same(&self) -> bool {
         self.changed.is_empty()
     }
+
+    /// `1 changed, 52 unchanged, ...`: every count, in one line.
+    pub fn headline(&self) -> String {
+        format!(
+            "{} changed, {} unchanged, {} only in the new run, {} only in the old run, \
+             {} not compared (skipped on a side)",
+            self.changed.len(),
+            self.unchanged,
+            self.added.len(),
+            self.removed.len(),
+            self.not_compared.len()
+        )
+    }
 }
 
 fn group(cells: &[CellAnswer], by_backend: bool) -> BTreeMap<CellKey, BTreeSet<Fingerprint>> {

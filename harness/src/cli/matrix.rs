@@ -198,14 +198,7 @@ fn print_summary(results: &MatrixResults, checks: &Checks) {
         }
     }
     if let Some(comparison) = &checks.baseline {
-        println!(
-            "\nagainst the baseline: {} changed, {} unchanged, {} new, {} gone, {} not compared (skipped)",
-            comparison.changed.len(),
-            comparison.unchanged,
-            comparison.added.len(),
-            comparison.removed.len(),
-            comparison.not_compared.len()
-        );
+        println!("\nagainst the baseline: {}", comparison.headline());
         for change in &comparison.changed {
             println!("  {}: {} -> {}", change.cell, change.old, change.new);
         }

@@ -15,17 +15,6 @@ pub struct DiffNames {
     pub new: String,
 }
 
-fn headline(comparison: &Comparison) -> String {
-    format!(
-        "{} changed, {} unchanged, {} only in the new run, {} only in the old run, {} not compared (skipped on a side)",
-        comparison.changed.len(),
-        comparison.unchanged,
-        comparison.added.len(),
-        comparison.removed.len(),
-        comparison.not_compared.len()
-    )
-}
-
 /// How cells were matched: keys carry a backend only under `diff --by-backend`.
 fn matched_by(comparison: &Comparison) -> &'static str {
     let keys = comparison
@@ -57,7 +46,7 @@ pub fn diff_markdown(comparison: &Comparison, names: &DiffNames) -> String {
         names.old,
         names.new,
         matched_by(comparison),
-        headline(comparison)
+        comparison.headline()
     );
     if !comparison.changed.is_empty() {
         let _ = writeln!(md, "\n{ANSWER_KEY}\n");
@@ -122,7 +111,7 @@ pub fn diff_html(comparison: &Comparison, names: &DiffNames) -> String {
         esc(&names.old),
         esc(&names.new),
         esc(matched_by(comparison)),
-        esc(&headline(comparison))
+        esc(&comparison.headline())
     );
     if !comparison.changed.is_empty() {
         out.push_str(

@@ -336,10 +336,14 @@ struct Row<'a> {
 impl Row<'_> {
     /// The row's name: a client profile without its `client-` prefix.
     fn label(&self) -> &str {
-        self.scenario
-            .id
-            .strip_prefix(CLIENT_ROW_PREFIX)
-            .unwrap_or(&self.scenario.id)
+        match self.scenario.row {
+            scenario::RowKind::Client => self
+                .scenario
+                .id
+                .strip_prefix(CLIENT_ROW_PREFIX)
+                .unwrap_or(&self.scenario.id),
+            scenario::RowKind::Behaviour => &self.scenario.id,
+        }
     }
 }
 
@@ -950,5 +954,27 @@ mod tests {
             .map(|t| t.of())
             .collect();
         assert_eq!(tallies, ["1 of 2", "1 of 2", "0 of 2", "1 of 2", "0 of 0"]);
+    }
+
+    /// The row kind is the loader's word, not the id: a scenario named `client-cert` is a
+    /// client behaviour.
+    #[test]
+    fn a_scenario_whose_id_starts_with_client_is_still_a_scenario() {
+        let mut results = results();
+        for scenario in &mut results.scenarios {
+            if scenario.id == "t" {
+                scenario.id = "client-cert".into();
+            }
+        }
+        for cell in &mut results.cells {
+            if cell.scenario == "t" {
+                cell.scenario = "client-cert".into();
+            }
+        }
+        let view = View::new(&results);
+        let clients: Vec<&str> = view.tables[0].rows.iter().map(|r| r.label()).collect();
+        let behaviours: Vec<&str> = view.tables[1].rows.iter().map(|r| r.label()).collect();
+        assert_eq!(clients, ["curl"]);
+        assert_eq!(behaviours, ["s", "client-cert"]);
     }
 }
