@@ -192,6 +192,8 @@ pub struct ClientOptions {
     pub data: DataKnobs,
     pub timeouts: Timeouts,
     pub max_line: usize,
+    /// Largest multi-line reply, in bytes.
+    pub max_reply: usize,
 }
 
 /// How a transfer's wait on both channels ended.
@@ -232,7 +234,7 @@ impl Session {
     ) -> (Session, Result<Reply, Failure>) {
         let mut session = Session {
             control: None,
-            parser: ReplyParser::new(options.max_line),
+            parser: ReplyParser::new(options.max_line, options.max_reply),
             peer,
             tls,
             options,
@@ -271,7 +273,8 @@ impl Session {
         if implicit {
             self.start_tls().await?;
         }
-        let banner = self.read_reply().await?;
+        // RFC 959 section 5.4: 120 (ready in nnn minutes) may come before the 220.
+        let banner = self.final_reply().await?;
         if banner.is_positive() {
             Ok(banner)
         } else {
@@ -428,9 +431,16 @@ impl Session {
     /// Sends a command and reads its reply; a 1xx is followed by the final reply.
     pub async fn command(&mut self, line: &str) -> Result<Reply, Failure> {
         self.send(line).await?;
-        let mut reply = self.read_reply().await?;
+        self.final_reply().await
+    }
+
+    /// The next final (non-1xx) reply. One deadline covers it: a stream of 1xx replies
+    /// does not extend the wait.
+    pub async fn final_reply(&mut self) -> Result<Reply, Failure> {
+        let deadline = Instant::now() + self.options.timeouts.reply;
+        let mut reply = self.read_reply_until(deadline).await?;
         while reply.is_preliminary() {
-            reply = self.read_reply().await?;
+            reply = self.read_reply_until(deadline).await?;
         }
         Ok(reply)
     }
@@ -452,11 +462,10 @@ impl Session {
             self.record_error(Channel::Control, &failure);
             return Err(failure);
         };
-        if !self.parser.pending().is_empty() {
-            self.transcript.push(Event::UnreadBeforeTls {
-                bytes: self.parser.pending().len(),
-            });
-            self.parser.buffer_mut().clear();
+        let unread = self.parser.discard();
+        if unread > 0 {
+            self.transcript
+                .push(Event::UnreadBeforeTls { bytes: unread });
         }
         let connector = TlsConnector::from(self.tls.control.clone());
         match timeout(
@@ -1006,6 +1015,7 @@ mod tests {
                 data: second,
             },
             max_line: 8192,
+            max_reply: 1 << 20,
         }
     }
 

@@ -40,22 +40,32 @@ impl Reply {
 pub enum ReplyError {
     #[error("reply line longer than {limit} bytes")]
     LineTooLong { limit: usize },
+    #[error("multi-line reply longer than {limit} bytes without its last line")]
+    ReplyTooLong { limit: usize },
     #[error("malformed reply line {line:?}: expected a 3-digit code")]
     Malformed { line: String },
 }
 
 /// Incremental parser: feed it the bytes read so far; it takes whole replies off the front.
+/// Each line is looked at once (lines of a multi-line reply move out of the buffer as they
+/// arrive), and a reply is bounded in size, so a server that never ends one costs neither
+/// memory nor a rescan per read.
 #[derive(Debug)]
 pub struct ReplyParser {
     buf: Vec<u8>,
     max_line: usize,
+    max_reply: usize,
+    /// The multi-line reply read so far: its code, lines and size in bytes.
+    partial: Option<(u16, Vec<String>, usize)>,
 }
 
 impl ReplyParser {
-    pub fn new(max_line: usize) -> Self {
+    pub fn new(max_line: usize, max_reply: usize) -> Self {
         ReplyParser {
             buf: Vec::new(),
             max_line,
+            max_reply,
+            partial: None,
         }
     }
 
@@ -63,20 +73,24 @@ impl ReplyParser {
         &mut self.buf
     }
 
-    /// Bytes received but not yet part of a complete reply.
-    pub fn pending(&self) -> &[u8] {
-        &self.buf
+    /// How many bytes were received that are not yet part of a complete reply.
+    pub fn pending_len(&self) -> usize {
+        self.buf.len() + self.partial.as_ref().map_or(0, |(_, _, bytes)| *bytes)
+    }
+
+    /// Forgets every byte not yet part of a complete reply; returns how many.
+    pub fn discard(&mut self) -> usize {
+        let discarded = self.pending_len();
+        self.buf.clear();
+        self.partial = None;
+        discarded
     }
 
     /// Takes the next complete reply, if the buffer holds one.
     pub fn next_reply(&mut self) -> Result<Option<Reply>, ReplyError> {
-        let mut lines = Vec::new();
-        let mut offset = 0;
-        let mut code = None;
         loop {
-            let rest = &self.buf[offset..];
-            let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
-                if rest.len() > self.max_line {
+            let Some(newline) = self.buf.iter().position(|&b| b == b'\n') else {
+                if self.buf.len() > self.max_line {
                     return Err(ReplyError::LineTooLong {
                         limit: self.max_line,
                     });
@@ -88,33 +102,34 @@ impl ReplyParser {
                     limit: self.max_line,
                 });
             }
-            let raw = &rest[..newline];
+            let raw = &self.buf[..newline];
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let line = String::from_utf8_lossy(raw).into_owned();
-            offset += newline + 1;
-            match code {
+            self.buf.drain(..=newline);
+            match self.partial.take() {
                 None => {
-                    let (parsed, multi) = parse_first(&line)?;
-                    lines.push(line);
+                    let (code, multi) = parse_first(&line)?;
                     if !multi {
-                        self.buf.drain(..offset);
                         return Ok(Some(Reply {
-                            code: parsed,
-                            lines,
+                            code,
+                            lines: vec![line],
                         }));
                     }
-                    code = Some(parsed);
+                    self.partial = Some((code, vec![line], newline + 1));
                 }
-                Some(expected) => {
-                    let last = ends_reply(&line, expected);
+                Some((code, mut lines, bytes)) => {
+                    let bytes = bytes + newline + 1;
+                    let last = ends_reply(&line, code);
                     lines.push(line);
                     if last {
-                        self.buf.drain(..offset);
-                        return Ok(Some(Reply {
-                            code: expected,
-                            lines,
-                        }));
+                        return Ok(Some(Reply { code, lines }));
                     }
+                    if bytes > self.max_reply {
+                        return Err(ReplyError::ReplyTooLong {
+                            limit: self.max_reply,
+                        });
+                    }
+                    self.partial = Some((code, lines, bytes));
                 }
             }
         }
@@ -151,17 +166,13 @@ mod tests {
     use super::*;
 
     fn parse_all(input: &str) -> Vec<Reply> {
-        let mut parser = ReplyParser::new(512);
+        let mut parser = ReplyParser::new(512, 1 << 20);
         parser.buffer_mut().extend_from_slice(input.as_bytes());
         let mut out = Vec::new();
         while let Some(reply) = parser.next_reply().unwrap() {
             out.push(reply);
         }
-        assert!(
-            parser.pending().is_empty(),
-            "left over: {:?}",
-            parser.pending()
-        );
+        assert_eq!(parser.pending_len(), 0, "left over");
         out
     }
 
@@ -207,18 +218,20 @@ mod tests {
 
     #[test]
     fn incomplete_reply_waits_for_more() {
-        let mut parser = ReplyParser::new(512);
+        let mut parser = ReplyParser::new(512, 1 << 20);
         parser
             .buffer_mut()
             .extend_from_slice(b"211-Features:\r\n EPRT\r\n");
         assert_eq!(parser.next_reply().unwrap(), None);
+        assert_eq!(parser.pending_len(), 22);
         parser.buffer_mut().extend_from_slice(b"211 End\r\n");
-        assert_eq!(parser.next_reply().unwrap().unwrap().code, 211);
+        let reply = parser.next_reply().unwrap().unwrap();
+        assert_eq!(reply.lines, vec!["211-Features:", " EPRT", "211 End"]);
     }
 
     #[test]
     fn rejects_garbage_and_overlong_lines() {
-        let mut parser = ReplyParser::new(64);
+        let mut parser = ReplyParser::new(64, 1 << 20);
         parser
             .buffer_mut()
             .extend_from_slice(b"HTTP/1.1 400 Bad\r\n");
@@ -226,11 +239,32 @@ mod tests {
             parser.next_reply(),
             Err(ReplyError::Malformed { .. })
         ));
-        let mut parser = ReplyParser::new(16);
+        let mut parser = ReplyParser::new(16, 1 << 20);
         parser.buffer_mut().extend_from_slice(&[b'2'; 40]);
         assert_eq!(
             parser.next_reply(),
             Err(ReplyError::LineTooLong { limit: 16 })
+        );
+    }
+
+    #[test]
+    fn a_reply_that_never_ends_is_refused_at_its_size_limit() {
+        let mut parser = ReplyParser::new(64, 1000);
+        parser.buffer_mut().extend_from_slice(b"220-welcome\r\n");
+        let mut outcome = Ok(None);
+        for _ in 0..200 {
+            parser.buffer_mut().extend_from_slice(b"220-and more\r\n");
+            outcome = parser.next_reply();
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert_eq!(outcome, Err(ReplyError::ReplyTooLong { limit: 1000 }));
+        // What was read stays bounded: the buffer is consumed line by line.
+        assert!(
+            parser.pending_len() <= 1000 + 64,
+            "{}",
+            parser.pending_len()
         );
     }
 }

@@ -244,6 +244,7 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
             data: client.timeouts.data.0,
         },
         max_line: client.max_line,
+        max_reply: usize::try_from(client.max_reply.0).unwrap_or(usize::MAX),
     };
     let connect_label = match (&plan.auth, plan.mode) {
         (_, ConnectMode::Implicit) => "connect (implicit TLS)".to_string(),
@@ -469,10 +470,7 @@ impl RunState<'_> {
             Step::Pipeline(lines) => {
                 session.send_pipelined(lines).await?;
                 for line in lines {
-                    let mut reply = session.read_reply().await?;
-                    while reply.is_preliminary() {
-                        reply = session.read_reply().await?;
-                    }
+                    let reply = session.final_reply().await?;
                     if !reply.is_positive() {
                         return Err(Failure::Reply {
                             code: reply.code,

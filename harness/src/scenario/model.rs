@@ -72,6 +72,9 @@ pub struct ClientSpec {
     pub timeouts: TimeoutSpec,
     /// Longest reply line accepted, in bytes.
     pub max_line: usize,
+    /// Largest multi-line reply accepted (`1MiB`): a server that never sends the last line
+    /// is a protocol violation at this size, not unbounded memory.
+    pub max_reply: Size,
 }
 
 impl Default for ClientSpec {
@@ -85,6 +88,7 @@ impl Default for ClientSpec {
             data: DataSpec::default(),
             timeouts: TimeoutSpec::default(),
             max_line: 8192,
+            max_reply: Size(1 << 20),
         }
     }
 }
@@ -416,23 +420,29 @@ impl<'de> Deserialize<'de> for Dur {
         let Arg(text) = Arg::deserialize(d)?;
         parse_duration(&text).map(Dur).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "invalid duration {text:?}: expected a number with ms, s or m (e.g. 10s)"
+                "invalid duration {text:?}: expected a number with ms, s or m (e.g. 10s), \
+                 at most 24 hours"
             ))
         })
     }
 }
+
+/// The longest duration a scenario may name.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
-        _ => None,
-    }
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.checked_mul(60)?),
+        _ => return None,
+    };
+    // Longer waits are mistakes, and deadlines far out overflow the clock.
+    (duration <= LONGEST_WAIT).then_some(duration)
 }
 
 /// The outcome a conformant server gives.
@@ -480,5 +490,9 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("1440m"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("1441m"), None);
+        assert_eq!(parse_duration("9223372036854775808s"), None);
+        assert_eq!(parse_duration("18446744073709551615s"), None);
     }
 }

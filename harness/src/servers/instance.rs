@@ -204,6 +204,7 @@ pub async fn wait_for_banner(
             data: Duration::from_secs(5),
         },
         max_line: 8192,
+        max_reply: 1 << 20,
     };
     let deadline = tokio::time::Instant::now() + limit;
     let mut last = String::from("no attempt");

@@ -1,0 +1,176 @@
+//! The client against small misbehaving servers of our own (plain FTP on 127.0.0.1, every
+//! server loop bounded): each misbehaviour ends within the client's bound as a classified
+//! outcome, whatever the server goes on doing.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use ftps_compat::client::Failure;
+use ftps_compat::client::tls::Trust;
+use ftps_compat::runner::{self, Endpoint, Outcome, RunResult};
+
+/// What the server side of a test does with one connection; it returns when done.
+type Behaviour = fn(TcpStream, Arc<AtomicUsize>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Serves one connection with `behaviour`; counts what it wrote in the returned counter.
+async fn serve(behaviour: Behaviour) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    tokio::spawn(async move {
+        if let Ok((stream, _)) = listener.accept().await {
+            behaviour(stream, counter).await;
+        }
+    });
+    (port, written)
+}
+
+async fn run(port: u16, scenario: &str) -> RunResult {
+    let scenario = ftps_compat::scenario::parse(Path::new("hostile.yaml"), scenario)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let endpoint = Endpoint {
+        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        explicit_port: Some(port),
+        implicit_port: None,
+        tls_name: "localhost".into(),
+        user: "u".into(),
+        password: "p".into(),
+        trust: Trust::default(),
+        server_root: None,
+    };
+    // The test's own bound: far above the client's, so only a client that fails to
+    // bound its wait trips it.
+    tokio::time::timeout(Duration::from_secs(60), runner::run(&scenario, &endpoint))
+        .await
+        .expect("the client ended by itself")
+        .expect("the scenario runs")
+}
+
+const PLAIN_NOOP: &str = "id: hostile\nabout: a\nreference: r\n\
+    client: {connect: plain, tls: {verify: none}, timeouts: {reply: 1s}}\nsteps:\n  - noop\n";
+
+async fn write(stream: &mut TcpStream, bytes: &[u8], written: &AtomicUsize) -> bool {
+    let ok = stream.write_all(bytes).await.is_ok();
+    if ok {
+        written.fetch_add(bytes.len(), Ordering::SeqCst);
+    }
+    ok
+}
+
+#[tokio::test]
+async fn a_multi_line_reply_that_never_ends_is_cut_at_its_size_limit() {
+    let (port, written) = serve(|mut stream, written| {
+        Box::pin(async move {
+            if !write(&mut stream, b"220-welcome\r\n", &written).await {
+                return;
+            }
+            let line = [b"220-".as_slice(), &[b'x'; 1000], b"\r\n"].concat();
+            // At most 64 MiB: far beyond the client's 1 MiB limit.
+            for _ in 0..64 * 1024 {
+                if !write(&mut stream, &line, &written).await {
+                    return;
+                }
+            }
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_NOOP).await;
+    match &result.outcome {
+        Outcome::Failed {
+            step: 0,
+            failure: Failure::PeerMisbehaved { detail },
+            ..
+        } => assert!(detail.contains("longer than 1048576 bytes"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    // The client hung up long before the server ran out of lines.
+    assert!(written.load(Ordering::SeqCst) < 16 << 20);
+}
+
+#[tokio::test]
+async fn a_stream_of_preliminary_replies_does_not_extend_the_wait() {
+    let (port, written) = serve(|mut stream, written| {
+        Box::pin(async move {
+            if !write(&mut stream, b"220 ready\r\n", &written).await {
+                return;
+            }
+            let mut lines = BufReader::new(stream);
+            let mut command = String::new();
+            if lines.read_line(&mut command).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let mut stream = lines.into_inner();
+            // A 150 every 200 ms, for at most 30 s.
+            for _ in 0..150 {
+                if !write(&mut stream, b"150 still working\r\n", &written).await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_NOOP).await;
+    match &result.outcome {
+        Outcome::Failed {
+            step: 1,
+            failure: Failure::Timeout { waiting_for, .. },
+            ..
+        } => assert_eq!(waiting_for, "a reply"),
+        other => panic!("{other:?}"),
+    }
+    // One second of 150s, not the server's thirty.
+    let replies = written.load(Ordering::SeqCst) / b"150 still working\r\n".len();
+    assert!(
+        replies < 30,
+        "{replies} preliminary replies were waited through"
+    );
+}
+
+#[tokio::test]
+async fn a_banner_after_120_is_waited_for() {
+    let (port, _) = serve(|mut stream, written| {
+        Box::pin(async move {
+            let greeting = b"120 Service ready in 1 minute.\r\n220 ready\r\n";
+            if !write(&mut stream, greeting, &written).await {
+                return;
+            }
+            let mut lines = BufReader::new(stream);
+            let mut command = String::new();
+            while lines.read_line(&mut command).await.unwrap_or(0) > 0 {
+                let reply: &[u8] = if command.starts_with("QUIT") {
+                    b"221 bye\r\n"
+                } else {
+                    b"200 ok\r\n"
+                };
+                if lines.get_mut().write_all(reply).await.is_err() {
+                    return;
+                }
+                command.clear();
+            }
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_NOOP).await;
+    assert_eq!(
+        result.outcome,
+        Outcome::Completed,
+        "{}",
+        result.transcript.render()
+    );
+    assert!(
+        result
+            .transcript
+            .render()
+            .contains("S< 120 Service ready in 1 minute.\nS< 220 ready\n")
+    );
+}
