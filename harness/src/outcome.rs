@@ -114,7 +114,8 @@ pub struct Answer {
     pub class: OutcomeClass,
     /// One line that starts with the class: `refused at step 5 (list): LIST -> 522 ...`.
     pub summary: String,
-    /// The kind of failure, when a step failed.
+    /// The kind of failure that decided the class (`corrupted` when the server stored
+    /// other bytes, whatever the step's own failure).
     pub failure: Option<FailureKind>,
     pub decisive: Option<Decisive>,
     /// Catalog quirks the run shows (on `works` cells too).
@@ -185,9 +186,11 @@ pub fn answer(scenario: &Scenario, run: &RunResult, catalog: &Catalog) -> Answer
     let class = classify(run);
     let quirks = catalog.matches(run, class);
     let decisive = decisive(run);
-    let failure = match &run.outcome {
-        Outcome::Failed { failure, .. } => Some(failure.kind()),
-        Outcome::Completed => run.corrupted().map(|_| FailureKind::Corrupted),
+    // The failure that decides the class: stored corruption outranks the step's failure.
+    let failure = match (&run.outcome, run.corrupted()) {
+        (_, Some(_)) => Some(FailureKind::Corrupted),
+        (Outcome::Failed { failure, .. }, None) => Some(failure.kind()),
+        (Outcome::Completed, None) => None,
     };
     let summary = match (&decisive, class) {
         (_, OutcomeClass::Works) => "works".to_string(),
@@ -382,6 +385,7 @@ mod tests {
         ));
         let answer = answer(&scenario("completed"), &run, &catalog());
         assert_eq!(answer.class, OutcomeClass::Breaks);
+        assert_eq!(answer.failure, Some(FailureKind::Corrupted));
         assert!(
             answer.summary.contains(
                 "data corrupted: upload.bin: 517 bytes that differ from the 65536-byte upload"
