@@ -174,3 +174,65 @@ async fn a_banner_after_120_is_waited_for() {
             .contains("S< 120 Service ready in 1 minute.\nS< 220 ready\n")
     );
 }
+
+/// A server that greets with `banner`, then answers every command with 200 (221 to QUIT).
+async fn greeting_server(banner: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        if stream.write_all(banner).await.is_err() {
+            return;
+        }
+        let mut lines = BufReader::new(stream);
+        let mut command = String::new();
+        // At most 100 commands.
+        for _ in 0..100 {
+            command.clear();
+            if lines.read_line(&mut command).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let reply: &[u8] = if command.starts_with("QUIT") {
+                b"221 bye\r\n"
+            } else {
+                b"200 ok\r\n"
+            };
+            if lines.get_mut().write_all(reply).await.is_err() {
+                return;
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn control_characters_and_binary_in_replies_are_escaped() {
+    let port = greeting_server(b"220 \x1b[2J\x07hello \xff\xfe\x00 caf\xc3\xa9\r\n").await;
+    let result = run(port, PLAIN_NOOP).await;
+    assert_eq!(result.outcome, Outcome::Completed);
+    let text = result.transcript.render();
+    assert!(
+        text.contains("S< 220 \\x1b[2J\\x07hello \\xff\\xfe\\x00 café\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{fffd}'),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_without_a_code_is_a_protocol_violation() {
+    let port = greeting_server(b"abc hello\r\n").await;
+    let result = run(port, PLAIN_NOOP).await;
+    match &result.outcome {
+        Outcome::Failed {
+            step: 0,
+            failure: Failure::PeerMisbehaved { detail },
+            ..
+        } => assert!(detail.contains("expected a 3-digit code"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -21,7 +21,7 @@ use tokio_rustls::TlsConnector;
 use super::payload::{CHUNK, Content, hex};
 use super::stream::MaybeTls;
 use super::{Failure, tls};
-use crate::transcript::{Channel, Direction, Event};
+use crate::transcript::{Channel, Direction, Event, printable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -433,7 +433,12 @@ async fn listing(
     let tls = stream.is_tls();
     // Listing sizes change with dates and owners; entry names are recorded instead.
     let _ = bytes;
-    let mut entries = listing_names(&String::from_utf8_lossy(&text), format);
+    // Line by line, so names with control characters or non-UTF-8 bytes print escaped.
+    let printable_text: Vec<String> = text
+        .split(|&b| b == b'\n')
+        .map(|line| printable(line.strip_suffix(b"\r").unwrap_or(line)))
+        .collect();
+    let mut entries = listing_names(&printable_text.join("\n"), format);
     entries.sort();
     record(
         log,

@@ -8,6 +8,8 @@
 
 use serde::Serialize;
 
+use crate::transcript::printable;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reply {
     pub code: u16,
@@ -104,7 +106,7 @@ impl ReplyParser {
             }
             let raw = &self.buf[..newline];
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let line = String::from_utf8_lossy(raw).into_owned();
+            let line = printable(raw);
             self.buf.drain(..=newline);
             match self.partial.take() {
                 None => {

@@ -38,11 +38,9 @@ use testcontainers::bollard::query_parameters::{
 use testcontainers::bollard::{self, ClientVersion, Docker};
 use testcontainers::core::logs::LogFrame;
 use testcontainers::core::wait::ExitWaitStrategy;
-use testcontainers::core::{BuildImageOptions, Mount, WaitFor};
-use testcontainers::runners::{AsyncBuilder, AsyncRunner};
-use testcontainers::{
-    ContainerAsync, ContainerRequest, GenericBuildableImage, GenericImage, ImageExt,
-};
+use testcontainers::core::{Mount, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 
 use super::instance::{self, Prepared, StartError};
 use super::manifest::{Account, Mode, ServerSpec};
@@ -69,8 +67,6 @@ const CREATE_LIMIT: Duration = Duration::from_secs(30);
 const PING_LIMIT: Duration = Duration::from_secs(3);
 /// Removing one container.
 const REMOVE_LIMIT: Duration = Duration::from_secs(30);
-/// Building a missing image from its Dockerfile (needs a registry).
-const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// What the server writes on fds 0, 1 and 2 (the same file the native backend uses).
 const CONSOLE_LOG: &str = "console.log";
 /// The servers' locale (`LANG`) in their containers.
@@ -84,7 +80,10 @@ pub fn image(server: &str) -> String {
 }
 
 fn image_missing(server: &str) -> String {
-    format!("image {} missing: run ci/build-images.sh", image(server))
+    format!(
+        "image {} missing: build it with ci/build-images.sh {server}",
+        image(server)
+    )
 }
 
 /// This process's run id, the value of the `ftps-compat.run` label of its containers.
@@ -695,38 +694,19 @@ fn append(buffer: &Mutex<Vec<u8>>, bytes: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // Images and versions.
 
-/// Makes sure the server's image exists: there already, or built from
-/// `servers/<name>/Dockerfile` (which needs an image registry for its `FROM`).
+/// Makes sure the server's image exists. It is never built from here: a Dockerfile's
+/// `FROM` reaches for an image registry, and building is ci/build-images.sh's job (offline,
+/// from the host's Debian mirror), so a missing image makes the columns skipped with the
+/// command that builds it.
 async fn ensure_image(spec: &ServerSpec, docker: &Docker) -> Result<(), String> {
     let tag = image(&spec.name);
     match docker.inspect_image(&tag).await {
-        Ok(_) => return Ok(()),
+        Ok(_) => Ok(()),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
-        }) => {}
-        Err(e) => return Err(format!("inspecting image {tag}: {e}")),
+        }) => Err(image_missing(&spec.name)),
+        Err(e) => Err(format!("inspecting image {tag}: {e}")),
     }
-    let dockerfile = spec.dir.join("Dockerfile");
-    if !dockerfile.is_file() || std::env::var_os("FTPS_COMPAT_NO_IMAGE_BUILD").is_some() {
-        return Err(image_missing(&spec.name));
-    }
-    let shared = spec.dir.parent().unwrap_or(Path::new("."));
-    let build = GenericBuildableImage::new(format!("ftps-compat/{}", spec.name), TAG)
-        .with_dockerfile(&dockerfile)
-        .with_file(shared.join("account.yaml"), "account.yaml")
-        .with_file(shared.join("login-user.sh"), "login-user.sh")
-        .build_image_with(BuildImageOptions::new().with_skip_if_exists(true));
-    let detail = match tokio::time::timeout(BUILD_LIMIT, build).await {
-        Ok(Ok(_)) => return Ok(()),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no result within {BUILD_LIMIT:?}"),
-    };
-    let detail = detail.lines().next().unwrap_or_default().to_string();
-    Err(format!(
-        "{} (building {} failed: {detail})",
-        image_missing(&spec.name),
-        dockerfile.display()
-    ))
 }
 
 /// Runs the manifest's version command in a throw-away container of the image.

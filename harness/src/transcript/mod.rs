@@ -5,8 +5,10 @@
 //! each; [`normalize`] turns the rendered text into a snapshot that is stable between runs.
 
 mod normalize;
+mod text;
 
 pub use normalize::{Normalizer, normalize};
+pub use text::printable;
 
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +157,9 @@ pub enum Event {
     },
 }
 
+/// A reply longer than this shows its first lines and how much was left out.
+const REPLY_LINES_SHOWN: usize = 200;
+
 impl Event {
     /// One or more text lines for the transcript.
     pub fn render(&self) -> Vec<String> {
@@ -179,6 +184,19 @@ impl Event {
                 .iter()
                 .map(|l| format!("C> {l}  [pipelined]"))
                 .collect(),
+            Event::Reply { lines, .. } if lines.len() > REPLY_LINES_SHOWN => {
+                // The head, what was left out, and the last line (with the final code).
+                let head = &lines[..REPLY_LINES_SHOWN - 1];
+                let omitted = &lines[REPLY_LINES_SHOWN - 1..lines.len() - 1];
+                let bytes: usize = omitted.iter().map(|l| l.len() + 2).sum();
+                let mut shown: Vec<String> = head.iter().map(|l| format!("S< {l}")).collect();
+                shown.push(format!(
+                    "S< … ({} lines, {bytes} bytes omitted)",
+                    omitted.len()
+                ));
+                shown.extend(lines.last().map(|l| format!("S< {l}")));
+                shown
+            }
             Event::Reply { lines, .. } => lines.iter().map(|l| format!("S< {l}")).collect(),
             Event::Tls { channel, handshake } => vec![format!(
                 "== {} tls {} {} {} alpn={}",
@@ -382,5 +400,29 @@ impl Transcript {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_reply_shows_its_head_its_last_line_and_what_was_left_out() {
+        let mut lines: Vec<String> = (0..1000).map(|i| format!("211-line {i:04}")).collect();
+        lines.push("211 End".into());
+        let shown = Event::Reply { code: 211, lines }.render();
+        assert_eq!(shown.len(), REPLY_LINES_SHOWN + 1);
+        assert_eq!(shown[0], "S< 211-line 0000");
+        assert_eq!(
+            shown[REPLY_LINES_SHOWN - 1],
+            "S< … (801 lines, 12015 bytes omitted)"
+        );
+        assert_eq!(shown[REPLY_LINES_SHOWN], "S< 211 End");
+        let short = Event::Reply {
+            code: 200,
+            lines: vec!["200 ok".into()],
+        };
+        assert_eq!(short.render(), ["S< 200 ok"]);
     }
 }
