@@ -236,3 +236,92 @@ async fn a_reply_without_a_code_is_a_protocol_violation() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_data_tls_error_is_the_outcome_not_the_missing_reply_after_it() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let data = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let data_port = data.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        if stream.write_all(b"220 ready\r\n").await.is_err() {
+            return;
+        }
+        let mut lines = BufReader::new(stream);
+        let mut command = String::new();
+        for _ in 0..20 {
+            command.clear();
+            if lines.read_line(&mut command).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let reply = if command.starts_with("EPSV") {
+                format!("229 Entering Extended Passive Mode (|||{data_port}|)\r\n")
+            } else if command.starts_with("LIST") {
+                // Clear text where the client expects a TLS handshake, and no final reply.
+                if let Ok((mut conn, _)) = data.accept().await {
+                    let _ = conn.write_all(b"-rw-r--r-- 1 ftp ftp 0 a.txt\r\n").await;
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+                continue;
+            } else {
+                "200 ok\r\n".to_string()
+            };
+            if lines.get_mut().write_all(reply.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let scenario = "id: hostile\nabout: a\nreference: r\n\
+        client: {connect: plain, tls: {verify: none}, data: {tls: \"on\"}, \
+        timeouts: {reply: 1s, data: 5s}}\nsteps:\n  - list\n";
+    let result = run(port, scenario).await;
+    match &result.outcome {
+        Outcome::Failed {
+            step: 1,
+            failure: Failure::Tls { channel, .. },
+            ..
+        } => assert_eq!(*channel, ftps_compat::transcript::Channel::Data),
+        other => panic!("{other:?}\n{}", result.transcript.render()),
+    }
+}
+
+#[tokio::test]
+async fn clear_text_after_234_is_an_outcome_of_its_own() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        if stream.write_all(b"220 ready\r\n").await.is_err() {
+            return;
+        }
+        let mut lines = BufReader::new(stream);
+        let mut command = String::new();
+        if lines.read_line(&mut command).await.unwrap_or(0) > 0 {
+            // The 234 and more clear text in one segment.
+            let _ = lines
+                .get_mut()
+                .write_all(b"234 go ahead\r\n200 and some more\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    let scenario = "id: hostile\nabout: a\nreference: r\n\
+        client: {connect: explicit, tls: {verify: none}, timeouts: {reply: 1s}}\nsteps:\n  - noop\n";
+    let result = run(port, scenario).await;
+    match &result.outcome {
+        Outcome::Failed {
+            step: 0,
+            failure: Failure::PeerMisbehaved { detail },
+            ..
+        } => assert_eq!(
+            detail,
+            "the server sent 19 clear-text bytes after 234, before the TLS handshake"
+        ),
+        other => panic!("{other:?}\n{}", result.transcript.render()),
+    }
+}

@@ -206,6 +206,9 @@ enum Ending {
     DataGaveUp(Failure),
 }
 
+/// The most clear-text bytes counted after a 234 (what arrived with it, not a stream).
+const UNREAD_LIMIT: usize = 64 * 1024;
+
 /// How long a refused transfer's data connection gets to show what happened to it.
 const DATA_GRACE: Duration = Duration::from_secs(2);
 /// How long the client waits for the server's close_notify after CCC.
@@ -462,11 +465,41 @@ impl Session {
             self.record_error(Channel::Control, &failure);
             return Err(failure);
         };
-        let unread = self.parser.discard();
+        self.handshake(tcp).await
+    }
+
+    /// After a 234: the server must send nothing more in clear text. Bytes that came with
+    /// the 234 or are already waiting on the socket are counted, all of them whatever the
+    /// read sizes, and end the session as a protocol violation instead of being fed to the
+    /// TLS handshake.
+    pub async fn start_tls_after_234(&mut self) -> Result<(), Failure> {
+        let Some(MaybeTls::Plain(tcp)) = self.control.take() else {
+            let failure = Failure::local("the control connection is not a clear TCP stream");
+            self.record_error(Channel::Control, &failure);
+            return Err(failure);
+        };
+        let mut unread = self.parser.discard();
+        let mut sink = [0u8; 4096];
+        // Bounded: what one server can have queued, not whatever it goes on sending.
+        while unread < UNREAD_LIMIT {
+            match tcp.try_read(&mut sink) {
+                Ok(n) if n > 0 => unread += n,
+                _ => break,
+            }
+        }
         if unread > 0 {
             self.transcript
                 .push(Event::UnreadBeforeTls { bytes: unread });
+            let failure = Failure::peer(format!(
+                "the server sent {unread} clear-text bytes after 234, before the TLS handshake"
+            ));
+            self.record_error(Channel::Control, &failure);
+            return Err(failure);
         }
+        self.handshake(tcp).await
+    }
+
+    async fn handshake(&mut self, tcp: TcpStream) -> Result<(), Failure> {
         let connector = TlsConnector::from(self.tls.control.clone());
         match timeout(
             self.options.timeouts.reply,
@@ -508,12 +541,12 @@ impl Session {
         if reply.code != 234 {
             return Err(Failure::reply(&reply));
         }
-        self.start_tls().await
+        self.start_tls_after_234().await
     }
 
     /// Waits up to `wait` for bytes the server sends unprompted (a reply to a pipelined
     /// command, a refusal before it hangs up), keeping them unread, so that what happens next
-    /// does not depend on when they arrive. `start_tls` notes any such bytes.
+    /// does not depend on when they arrive. `start_tls_after_234` counts any such bytes.
     pub async fn settle(&mut self, wait: Duration) {
         let deadline = Instant::now() + wait;
         while let Some(control) = self.control.as_mut() {
@@ -532,7 +565,7 @@ impl Session {
         for (i, mechanism) in mechanisms.iter().enumerate() {
             let reply = self.command(&format!("AUTH {mechanism}")).await?;
             if reply.code == 234 {
-                return self.start_tls().await;
+                return self.start_tls_after_234().await;
             }
             refused = Failure::reply(&reply);
             if let Some(next) = mechanisms.get(i + 1) {
@@ -874,7 +907,12 @@ impl Session {
                     }
                     other => self.record_error(Channel::Control, other),
                 }
-                Err(failure)
+                // A data connection that failed first (a TLS error, say) is what went
+                // wrong; the missing reply after it is a consequence.
+                match leg_result {
+                    Some(Err(data_failure)) => Err(data_failure),
+                    _ => Err(failure),
+                }
             }
             Ending::Reply(reply) => {
                 self.transcript.push(Event::Reply {

@@ -482,7 +482,7 @@ impl RunState<'_> {
                         // The server may answer the pipelined bytes in clear and hang up
                         // (vsftpd); let that arrive before the handshake, whatever the timing.
                         session.settle(PIPELINE_SETTLE).await;
-                        session.start_tls().await?;
+                        session.start_tls_after_234().await?;
                     }
                 }
                 Ok(())

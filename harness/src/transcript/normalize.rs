@@ -59,6 +59,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         r"(?m)^== note: \d+ unread bytes from the server",
         "== note: <n> unread bytes from the server",
     ),
+    (
+        r"\bsent \d+ clear-text bytes after 234\b",
+        "sent <n> clear-text bytes after 234",
+    ),
 ];
 
 static DEFAULT: LazyLock<Normalizer> = LazyLock::new(|| {
