@@ -112,9 +112,7 @@ fn serve_emulated(dir: &std::path::Path, profile: &str) -> Result<i32, UsageErro
         .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
     runtime.block_on(async {
         let pki = Pki::generate().map_err(|e| UsageError(e.to_string()))?;
-        let work = tempfile::Builder::new()
-            .prefix("ftps-compat-serve-")
-            .tempdir()
+        let work = ftps_compat::servers::leftovers::instance_dir("serve")
             .map_err(|e| UsageError(e.to_string()))?;
         let files = pki
             .write_to(work.path())

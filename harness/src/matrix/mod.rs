@@ -182,6 +182,8 @@ pub async fn run(
 ) -> Result<MatrixResults, MatrixError> {
     let started_at = now_rfc3339();
     let clock = Instant::now();
+    // Folders of runs that were killed before they could clean up.
+    crate::servers::leftovers::sweep();
     let shared = Arc::new(CellContext::new(account, catalog.clone(), config.clone())?);
     let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
     let permits = Arc::new(Semaphore::new(config.jobs.max(1)));

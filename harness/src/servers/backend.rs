@@ -167,9 +167,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     match source {
         ServerSource::Emulated(fz_profile) => {
-            let root = tempfile::Builder::new()
-                .prefix("ftps-compat-fz-")
-                .tempdir()?;
+            let root = super::leftovers::instance_dir("fz")?;
             let options = ftps_emulator::EmulatorOptions {
                 profile: (**fz_profile).clone(),
                 cert_chain: vec![pki.server.cert_der.clone()],

@@ -44,6 +44,7 @@ use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 
 use super::instance::{self, Prepared, StartError};
 use super::manifest::{Account, Mode, ServerSpec};
+use super::process::{pid_alive, process_start};
 use crate::certs::Pki;
 use crate::runner::Endpoint;
 
@@ -73,6 +74,12 @@ const CONSOLE_LOG: &str = "console.log";
 pub const SERVER_LANG: &str = "C.UTF-8";
 /// Container stdout/stderr kept (the prepare commands, tini, sh).
 const OUTPUT_LIMIT: usize = 64 * 1024;
+
+/// Removes this process's Docker API adapter socket, if it made one: at exit, since the
+/// adapter runs for the life of the process.
+pub fn remove_adapter_socket() {
+    let _ = std::fs::remove_file(shim::socket_path());
+}
 
 /// `ftps-compat/<server>:bookworm`.
 pub fn image(server: &str) -> String {
@@ -139,22 +146,6 @@ fn container_name(server: &str, what: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("ftps-compat-{server}-{what}-{}-{n}", run_id())
-}
-
-/// A process that exists and is not a zombie.
-fn pid_alive(pid: i32) -> bool {
-    process_start(pid).is_some()
-}
-
-/// The start time (clock ticks since boot) of a live, non-zombie process.
-fn process_start(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the command name in parentheses: state (field 3) ... starttime (field 22).
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    match fields.first() {
-        Some(&"Z") | Some(&"X") | None => None,
-        Some(_) => fields.get(19).map(|s| s.to_string()),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -990,13 +981,18 @@ mod shim {
         }
     }
 
+    /// This process's socket.
+    pub(super) fn socket_path() -> PathBuf {
+        std::env::temp_dir().join(format!("ftps-compat-docker-{}.sock", std::process::id()))
+    }
+
     /// Listens on a private unix socket and forwards each connection to `upstream`,
     /// rewriting the client's side. Runs for the life of the process.
     pub(super) fn start(upstream: Upstream, from: Vec<u8>, to: Vec<u8>) -> Result<PathBuf, String> {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir();
         remove_stale(&dir);
-        let path = dir.join(format!("ftps-compat-docker-{}.sock", std::process::id()));
+        let path = socket_path();
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?;

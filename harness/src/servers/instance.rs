@@ -112,9 +112,7 @@ pub fn prepare(
     if let Some(reason) = &profile_spec.unsupported {
         return Err(StartError::Unsupported(reason.trim().to_string()));
     }
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("ftps-compat-{}-", spec.name))
-        .tempdir()?;
+    let dir = super::leftovers::instance_dir(&spec.name)?;
     // Servers drop privileges to the login account, which must reach its root.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
     let run_dir = dir.path().join("run");

@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod container;
 pub mod instance;
+pub mod leftovers;
 pub mod manifest;
 pub mod native;
 pub mod ports;

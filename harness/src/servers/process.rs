@@ -53,3 +53,19 @@ impl Drop for ProcessGuard {
         let _ = self.child.wait();
     }
 }
+
+/// The start time (clock ticks since boot) of a live, non-zombie process: with the pid,
+/// it names one process even after the pid is reused.
+pub fn process_start(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses: state (field 3) ... starttime (field 22).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    match fields.first() {
+        Some(&"Z") | Some(&"X") | None => None,
+        Some(_) => fields.get(19).map(|s| s.to_string()),
+    }
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    process_start(pid).is_some()
+}
