@@ -2,7 +2,8 @@
 //! configuration, with progress, a summary, and reports.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,7 +20,7 @@ use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, servers_dir};
 pub struct MatrixArgs {
     pub filters: Filters,
     pub backend: BackendChoice,
-    pub jobs: Option<usize>,
+    pub jobs: Option<NonZeroUsize>,
     pub cell_timeout: String,
     pub report_dir: Option<PathBuf>,
     /// A previous results.json whose answers this run must reproduce.
@@ -30,12 +31,28 @@ pub struct MatrixArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, UsageError> {
     serde_saphyr::from_str::<Dur>(text)
+        .ok()
         .map(|d| d.0)
-        .map_err(|_| {
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
             UsageError(format!(
-                "--cell-timeout {text:?}: expected a duration like 90s or 2m"
+                "--cell-timeout {text:?}: expected a duration above 0 like 90s or 2m"
             ))
         })
+}
+
+/// Creates the report folder and proves it writable, so a bad `--report-dir` stops the run
+/// before its first cell rather than after the last.
+fn prepare_report_dir(dir: &Path) -> Result<(), UsageError> {
+    let bad = |what: &str, e: std::io::Error| {
+        UsageError(format!("--report-dir {}: {what}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| bad("cannot create the folder", e))?;
+    tempfile::Builder::new()
+        .prefix(".write-check")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| bad("cannot write in the folder", e))
 }
 
 fn plain_output() -> bool {
@@ -74,13 +91,15 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
         }
         None => None,
     };
+    if let Some(dir) = &args.report_dir {
+        prepare_report_dir(dir)?;
+    }
     let inputs = matrix::Inputs::load(&servers_dir(), scenarios, &args.filters, args.backend)
         .map_err(UsageError)?;
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(2, NonZeroUsize::get);
     let config = MatrixConfig { jobs, cell_timeout };
     let total = (inputs.columns.len() * inputs.scenarios.len()) as u64;
     let plain = plain_output();
@@ -130,7 +149,6 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
     let checks = Checks::new(&results, baseline.as_deref(), args.require.clone());
     print_summary(&results, &checks);
     if let Some(dir) = &args.report_dir {
-        std::fs::create_dir_all(dir).map_err(|e| UsageError(format!("{}: {e}", dir.display())))?;
         ftps_compat::report::write_reports(&results, &checks, dir)
             .map_err(|e| UsageError(format!("writing reports to {}: {e}", dir.display())))?;
         println!("reports written to {}", dir.display());

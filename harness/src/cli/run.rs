@@ -1,6 +1,7 @@
 //! `ftps-compat run`: replays scenarios against a server and prints each transcript and
 //! outcome.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -11,6 +12,7 @@ use ftps_compat::quirks::Catalog;
 use ftps_compat::runner::{self, RunError};
 use ftps_compat::scenario::{self, Scenario};
 
+use super::check::{self, FileKind, ScenarioFile};
 use super::{EXIT_FAILED, EXIT_OK, UsageError, default_scenarios_dir, matrix, servers_dir, target};
 
 #[derive(Args)]
@@ -37,19 +39,20 @@ pub struct RunArgs {
     #[arg(long = "profiles", conflicts_with = "target")]
     profiles: Vec<String>,
     /// Matrix: only scenarios matching these globs.
-    #[arg(long = "scenarios", conflicts_with = "scenarios")]
+    #[arg(long = "scenarios", conflicts_with_all = ["scenarios", "target"])]
     scenario_globs: Vec<String>,
     /// Matrix: which backends run the real servers.
     #[arg(long, value_enum, default_value_t = BackendChoice::All, conflicts_with = "target")]
     backend: BackendChoice,
     /// Matrix: cells run at once (default: the number of cores).
-    #[arg(long)]
-    jobs: Option<usize>,
+    #[arg(long, value_parser = parse_jobs, conflicts_with = "target")]
+    jobs: Option<NonZeroUsize>,
     /// Matrix: time limit per cell, e.g. 90s.
-    #[arg(long, default_value = "120s")]
+    #[arg(long, default_value = "120s", conflicts_with = "target")]
     cell_timeout: String,
-    /// Matrix: write matrix.md, index.html, results.json and junit.xml here.
-    #[arg(long)]
+    /// Matrix: write matrix.md, index.html, results.json and junit.xml here (created, and
+    /// checked writable, before any cell runs).
+    #[arg(long, conflicts_with = "target")]
     report_dir: Option<PathBuf>,
     /// Matrix: a previous results.json; a cell whose outcome class, decisive code or quirk
     /// ids differ from it is listed old -> new and the run exits 1.
@@ -73,29 +76,28 @@ pub enum View {
     All,
 }
 
-/// The rows of a view: the requested scenarios and/or every client profile.
+/// The rows of a view: the requested scenarios and/or every client profile, loaded and
+/// checked as `check` does.
 fn rows(view: View, requested: &[String], dir: &Path) -> Result<Vec<Scenario>, UsageError> {
-    let mut rows = if view == View::Clients {
-        Vec::new()
-    } else {
-        load_scenarios(requested, dir)?
-    };
+    let mut files = Vec::new();
+    if view != View::Clients {
+        if requested.is_empty() {
+            files.extend(check::folder(dir, FileKind::Scenario)?);
+        } else {
+            files.extend(requested.iter().map(|spec| ScenarioFile {
+                path: resolve(spec, dir),
+                kind: FileKind::Scenario,
+            }));
+        }
+    }
     if view != View::Scenarios {
         let clients = dir.join(scenario::CLIENTS_DIR);
-        let profiles = scenario::load_client_profiles(&clients).map_err(|errors| {
-            UsageError(
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\nerror: "),
-            )
-        })?;
-        rows.extend(profiles);
+        files.extend(check::folder(&clients, FileKind::ClientProfile)?);
     }
-    Ok(rows)
+    check::load(&files).map_err(|errors| check::usage_error(&errors))
 }
 
+/// `--scenario ID` is a file of the scenarios folder; a path is itself.
 fn resolve(spec: &str, dir: &Path) -> PathBuf {
     let as_path = Path::new(spec);
     if as_path.is_file() || spec.ends_with(".yaml") || spec.contains('/') {
@@ -105,30 +107,10 @@ fn resolve(spec: &str, dir: &Path) -> PathBuf {
     }
 }
 
-/// Loads every requested scenario, or fails with all their errors and runs nothing.
-pub fn load_scenarios(requested: &[String], dir: &Path) -> Result<Vec<Scenario>, UsageError> {
-    let files = if requested.is_empty() {
-        scenario::scenario_files(dir).map_err(|e| UsageError(format!("{}: {e}", dir.display())))?
-    } else {
-        requested.iter().map(|s| resolve(s, dir)).collect()
-    };
-    let mut scenarios = Vec::new();
-    let mut errors = Vec::new();
-    for file in &files {
-        if !file.is_file() {
-            errors.push(format!("{}: no such scenario file", file.display()));
-            continue;
-        }
-        match scenario::load_file(file) {
-            Ok(s) => scenarios.push(s),
-            Err(e) => errors.extend(e.iter().map(ToString::to_string)),
-        }
-    }
-    if errors.is_empty() {
-        Ok(scenarios)
-    } else {
-        Err(UsageError(errors.join("\nerror: ")))
-    }
+/// `--jobs`: cells run at once, at least one.
+fn parse_jobs(text: &str) -> Result<NonZeroUsize, String> {
+    text.parse::<NonZeroUsize>()
+        .map_err(|_| "expected a number of cells above 0".to_string())
 }
 
 pub fn run(args: RunArgs) -> Result<i32, UsageError> {
@@ -136,13 +118,15 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         .scenarios_dir
         .clone()
         .unwrap_or_else(default_scenarios_dir);
-    let scenarios = rows(args.view, &args.scenarios, &dir)?;
     let Some(target) = &args.target else {
         let filters = Filters {
             servers: args.servers.clone(),
             profiles: args.profiles.clone(),
             scenarios: args.scenario_globs.clone(),
         };
+        // Bad flags are said before any file is read.
+        filters.check().map_err(|e| UsageError(e.to_string()))?;
+        let scenarios = rows(args.view, &args.scenarios, &dir)?;
         let options = matrix::MatrixArgs {
             filters,
             backend: args.backend,
@@ -154,6 +138,7 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         };
         return matrix::run_matrix(scenarios, options);
     };
+    let scenarios = rows(args.view, &args.scenarios, &dir)?;
     let endpoint = target::endpoint(target, args.implicit, args.ca.as_deref())?;
     for scenario in &scenarios {
         runner::validate(scenario, &endpoint).or_else(|e| match e {

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobMatcher};
 use serde::Serialize;
 
 use crate::quirks::Catalog;
@@ -31,7 +31,7 @@ pub struct Column {
 }
 
 impl Column {
-    /// `server/profile`, what scenarios' `tolerate.on` globs match.
+    /// `server/profile`, which `--profiles` globs match too.
     pub fn id(&self) -> String {
         format!("{}/{}", self.server, self.profile)
     }
@@ -44,39 +44,123 @@ pub struct Filters {
     pub scenarios: Vec<String>,
 }
 
-fn globs(patterns: &[String]) -> Result<Option<GlobSet>, String> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        builder.add(Glob::new(pattern).map_err(|e| format!("bad glob {pattern:?}: {e}"))?);
-    }
-    builder.build().map(Some).map_err(|e| e.to_string())
+/// A filter glob that cannot select what the user meant.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("--{flag} {glob:?} is not a valid glob: {reason}")]
+    Invalid {
+        flag: &'static str,
+        glob: String,
+        reason: String,
+    },
+    #[error("--{flag} {glob:?} matches no {what} of this run (there are: {known})")]
+    NoMatch {
+        flag: &'static str,
+        glob: String,
+        what: &'static str,
+        known: String,
+    },
 }
 
-fn keep(set: &Option<GlobSet>, name: &str) -> bool {
-    set.as_ref().is_none_or(|s| s.is_match(name))
+/// One flag's globs, each kept apart so a glob that selects nothing can be named.
+struct Patterns {
+    flag: &'static str,
+    globs: Vec<(String, GlobMatcher)>,
+}
+
+impl Patterns {
+    fn compile(flag: &'static str, patterns: &[String]) -> Result<Patterns, FilterError> {
+        let globs = patterns
+            .iter()
+            .map(|pattern| {
+                Glob::new(pattern)
+                    .map(|glob| (pattern.clone(), glob.compile_matcher()))
+                    .map_err(|e| FilterError::Invalid {
+                        flag,
+                        glob: pattern.clone(),
+                        reason: e.kind().to_string(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Patterns { flag, globs })
+    }
+
+    /// Whether any of `names` is selected (everything is, without globs).
+    fn keeps(&self, names: &[&str]) -> bool {
+        self.globs.is_empty()
+            || self
+                .globs
+                .iter()
+                .any(|(_, glob)| names.iter().any(|name| glob.is_match(name)))
+    }
+
+    /// Every glob selects at least one of `candidates` (each a thing's names): a typo is
+    /// an error, not a silently smaller run.
+    fn each_selects(
+        &self,
+        candidates: &[Vec<&str>],
+        what: &'static str,
+    ) -> Result<(), FilterError> {
+        for (pattern, glob) in &self.globs {
+            let selects = candidates
+                .iter()
+                .any(|names| names.iter().any(|name| glob.is_match(name)));
+            if !selects {
+                let mut known: Vec<&str> = candidates
+                    .iter()
+                    .filter_map(|n| n.first().copied())
+                    .collect();
+                known.sort_unstable();
+                known.dedup();
+                return Err(FilterError::NoMatch {
+                    flag: self.flag,
+                    glob: pattern.clone(),
+                    what,
+                    known: known.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Filters {
-    pub fn apply_columns(&self, columns: Vec<Column>) -> Result<Vec<Column>, String> {
-        let servers = globs(&self.servers)?;
-        let profiles = globs(&self.profiles)?;
+    /// Every glob is valid; checked before anything is loaded.
+    pub fn check(&self) -> Result<(), FilterError> {
+        Patterns::compile("servers", &self.servers)?;
+        Patterns::compile("profiles", &self.profiles)?;
+        Patterns::compile("scenarios", &self.scenarios)?;
+        Ok(())
+    }
+
+    pub fn apply_columns(&self, columns: Vec<Column>) -> Result<Vec<Column>, FilterError> {
+        let servers = Patterns::compile("servers", &self.servers)?;
+        let profiles = Patterns::compile("profiles", &self.profiles)?;
+        let ids: Vec<String> = columns.iter().map(Column::id).collect();
+        let server_names: Vec<Vec<&str>> =
+            columns.iter().map(|c| vec![c.server.as_str()]).collect();
+        servers.each_selects(&server_names, "server")?;
+        let profile_names: Vec<Vec<&str>> = columns
+            .iter()
+            .zip(&ids)
+            .map(|(c, id)| vec![id.as_str(), c.profile.as_str()])
+            .collect();
+        profiles.each_selects(&profile_names, "server profile")?;
         Ok(columns
             .into_iter()
-            .filter(|c| {
-                keep(&servers, &c.server)
-                    && (keep(&profiles, &c.profile) || keep(&profiles, &c.id()))
-            })
+            .zip(&ids)
+            .filter(|(c, id)| servers.keeps(&[&c.server]) && profiles.keeps(&[&c.profile, id]))
+            .map(|(c, _)| c)
             .collect())
     }
 
-    pub fn apply_scenarios(&self, scenarios: Vec<Scenario>) -> Result<Vec<Scenario>, String> {
-        let set = globs(&self.scenarios)?;
+    pub fn apply_scenarios(&self, scenarios: Vec<Scenario>) -> Result<Vec<Scenario>, FilterError> {
+        let patterns = Patterns::compile("scenarios", &self.scenarios)?;
+        let ids: Vec<Vec<&str>> = scenarios.iter().map(|s| vec![s.id.as_str()]).collect();
+        patterns.each_selects(&ids, "scenario")?;
         Ok(scenarios
             .into_iter()
-            .filter(|s| keep(&set, &s.id))
+            .filter(|s| patterns.keeps(&[&s.id]))
             .collect())
     }
 }
@@ -212,8 +296,12 @@ impl Inputs {
         let catalog = Catalog::load(&servers_dir.join("quirks.yaml")).map_err(|e| e.to_string())?;
         let account =
             Account::load(&servers_dir.join("account.yaml")).map_err(|e| e.to_string())?;
-        let columns = filters.apply_columns(columns(servers_dir, backend)?)?;
-        let scenarios = filters.apply_scenarios(scenarios)?;
+        let columns = filters
+            .apply_columns(columns(servers_dir, backend)?)
+            .map_err(|e| e.to_string())?;
+        let scenarios = filters
+            .apply_scenarios(scenarios)
+            .map_err(|e| e.to_string())?;
         if columns.is_empty() {
             return Err("no server profile matches --servers/--profiles".into());
         }

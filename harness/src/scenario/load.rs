@@ -9,25 +9,47 @@ use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 use super::model::{ClientSpec, RowKind, Scenario, Step};
+use super::spans::Spans;
+use super::validate::validate;
 pub use crate::yaml::LoadError;
-use crate::yaml::without_position;
+use crate::yaml::{self, without_position};
 
 /// Client profiles live next to the scenarios, in `clients/<id>.yaml`.
 pub const CLIENTS_DIR: &str = "clients";
 /// A client profile runs as a matrix row named `client-<id>`.
 pub const CLIENT_ROW_PREFIX: &str = "client-";
 
+/// A file that parsed, with what the checks after parsing need.
+struct Parsed {
+    scenario: Scenario,
+    source: String,
+    spans: Spans,
+}
+
+fn read_and_parse(path: &Path) -> Result<Parsed, Vec<LoadError>> {
+    let source = yaml::read_text(path).map_err(|e| vec![e])?;
+    let scenario = parse_only(path, &source)?;
+    let spans = Spans::of(&source);
+    Ok(Parsed {
+        scenario,
+        source,
+        spans,
+    })
+}
+
 /// Loads one scenario file. A `client.profile` is resolved against `clients/` next to it:
 /// the profile's knobs first, the scenario's own knobs on top.
 pub fn load_file(path: &Path) -> Result<Scenario, Vec<LoadError>> {
-    let source =
-        std::fs::read_to_string(path).map_err(|e| vec![LoadError::unreadable(path, &e)])?;
-    let mut scenario = parse(path, &source)?;
-    check_id(path, &source, &scenario)?;
+    let Parsed {
+        mut scenario,
+        source,
+        spans,
+    } = read_and_parse(path)?;
     if let Some(profile) = scenario.client.profile.clone() {
         let clients = path.parent().unwrap_or(Path::new(".")).join(CLIENTS_DIR);
-        scenario.client = apply_profile(path, &source, &clients, &profile)?;
+        scenario.client = apply_profile(path, &source, &spans, &clients, &profile)?;
     }
+    validate(path, &scenario, RowKind::Behaviour, &spans)?;
     Ok(scenario)
 }
 
@@ -52,20 +74,12 @@ pub fn load_client_profiles(dir: &Path) -> Result<Vec<Scenario>, Vec<LoadError>>
 
 /// One client profile file (scenario format; it cannot name another profile).
 pub fn load_client_profile(path: &Path) -> Result<Scenario, Vec<LoadError>> {
-    let source =
-        std::fs::read_to_string(path).map_err(|e| vec![LoadError::unreadable(path, &e)])?;
-    let mut scenario = parse(path, &source)?;
-    check_id(path, &source, &scenario)?;
-    if scenario.client.profile.is_some() {
-        let (line, column) = key_position(&source, "profile:");
-        return Err(vec![LoadError {
-            path: path.to_owned(),
-            line,
-            column,
-            message: "a client profile cannot build on another profile: remove client.profile"
-                .into(),
-        }]);
-    }
+    let Parsed {
+        mut scenario,
+        spans,
+        ..
+    } = read_and_parse(path)?;
+    validate(path, &scenario, RowKind::Client, &spans)?;
     scenario.id = format!("{CLIENT_ROW_PREFIX}{}", scenario.id);
     scenario.row = RowKind::Client;
     Ok(scenario)
@@ -80,9 +94,9 @@ struct RawClient {
 }
 
 fn raw_client(path: &Path, source: &str) -> Result<serde_json::Value, Vec<LoadError>> {
-    serde_saphyr::from_str::<RawClient>(source)
+    yaml::from_str::<RawClient>(path, source)
         .map(|raw| raw.client)
-        .map_err(|e| vec![LoadError::from_yaml(path, &e)])
+        .map_err(|e| vec![e])
 }
 
 /// The profile's client mapping with the scenario's written on top (mappings merge key by
@@ -90,10 +104,11 @@ fn raw_client(path: &Path, source: &str) -> Result<serde_json::Value, Vec<LoadEr
 fn apply_profile(
     path: &Path,
     source: &str,
+    spans: &Spans,
     clients: &Path,
     profile: &str,
 ) -> Result<ClientSpec, Vec<LoadError>> {
-    let (line, column) = key_position(source, "profile:");
+    let (line, column) = spans.at("client.profile");
     let here = |message: String| {
         vec![LoadError {
             path: path.to_owned(),
@@ -103,7 +118,8 @@ fn apply_profile(
         }]
     };
     let profile_path = clients.join(format!("{profile}.yaml"));
-    if !profile_path.is_file() {
+    // Anything there (even a FIFO or a link loop) is read, and said what it is.
+    if profile_path.symlink_metadata().is_err() {
         let known: Vec<String> = scenario_files(clients)
             .unwrap_or_default()
             .iter()
@@ -117,8 +133,7 @@ fn apply_profile(
     }
     // Validates the profile file itself, with its own positions.
     load_client_profile(&profile_path)?;
-    let profile_source = std::fs::read_to_string(&profile_path)
-        .map_err(|e| vec![LoadError::unreadable(&profile_path, &e)])?;
+    let profile_source = yaml::read_text(&profile_path).map_err(|e| vec![e])?;
     let mut merged = raw_client(&profile_path, &profile_source)?;
     let mut own = raw_client(path, source)?;
     if let Some(map) = own.as_object_mut() {
@@ -148,21 +163,19 @@ fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
     }
 }
 
-/// 1-based line and column of the first line containing `key` (1:1 if none).
-fn key_position(source: &str, key: &str) -> (u64, u64) {
-    source
-        .lines()
-        .enumerate()
-        .find_map(|(i, l)| l.find(key).map(|c| (i as u64 + 1, c as u64 + 1)))
-        .unwrap_or((1, 1))
+/// Parses and checks scenario text; `path` names it in messages and gives the id it must
+/// have. A `client.profile` is not resolved (that needs the file's folder).
+pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<LoadError>> {
+    let scenario = parse_only(path, source)?;
+    validate(path, &scenario, RowKind::Behaviour, &Spans::of(source))?;
+    Ok(scenario)
 }
 
-/// Parses scenario text; `path` is only used in messages.
-pub fn parse(path: &Path, source: &str) -> Result<Scenario, Vec<LoadError>> {
-    match serde_saphyr::from_str::<Scenario>(source) {
+/// The YAML and the shape of a scenario, before the checks of [`validate`].
+fn parse_only(path: &Path, source: &str) -> Result<Scenario, Vec<LoadError>> {
+    match yaml::from_str::<Scenario>(path, source) {
         Ok(scenario) => Ok(scenario),
         Err(first) => {
-            let first = LoadError::from_yaml(path, &first);
             let mut errors = other_step_errors(path, source, &first);
             errors.insert(0, first);
             errors.sort_by_key(|e| (e.line, e.column));
@@ -182,7 +195,7 @@ struct LooseScenario {
 /// Serde stops at the first error; to report every bad step, each step is checked on its
 /// own. The step holding the first error is skipped (already reported, more precisely).
 fn other_step_errors(path: &Path, source: &str, first: &LoadError) -> Vec<LoadError> {
-    let Ok(loose) = serde_saphyr::from_str::<LooseScenario>(source) else {
+    let Ok(loose) = yaml::from_str::<LooseScenario>(path, source) else {
         return Vec::new();
     };
     let starts: Vec<u64> = loose.steps.iter().map(|s| s.referenced.line()).collect();
@@ -205,29 +218,8 @@ fn other_step_errors(path: &Path, source: &str, first: &LoadError) -> Vec<LoadEr
         .collect()
 }
 
-/// The id must be the file name, so `--scenario ID` and the file agree.
-fn check_id(path: &Path, source: &str, scenario: &Scenario) -> Result<(), Vec<LoadError>> {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    if scenario.id == stem {
-        return Ok(());
-    }
-    let (line, column) = source
-        .lines()
-        .enumerate()
-        .find_map(|(i, l)| l.find("id:").filter(|&c| c == 0).map(|c| (i + 1, c + 1)))
-        .unwrap_or((1, 1));
-    Err(vec![LoadError {
-        path: path.to_owned(),
-        line: line as u64,
-        column: column as u64,
-        message: format!(
-            "id {:?} does not match the file name: expected id: {stem}",
-            scenario.id
-        ),
-    }])
-}
-
-/// All `*.yaml` files in `dir`, sorted.
+/// All `*.yaml` files in `dir`, sorted. Only names are listed here: what each one is
+/// (a FIFO, a link to a device) is checked when it is read.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))

@@ -2,6 +2,8 @@
 
 mod load;
 mod model;
+mod spans;
+mod validate;
 
 pub use load::{
     CLIENT_ROW_PREFIX, CLIENTS_DIR, LoadError, load_client_profile, load_client_profiles,
