@@ -1,4 +1,6 @@
-//! A run killed with SIGKILL cleans up nothing itself; the next run removes its folders.
+//! A run stopped by SIGINT or SIGTERM cancels its cells, removes their folders and exits
+//! 130 or 143; one killed with SIGKILL cleans up nothing itself, and the next run removes
+//! its folders.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -29,10 +31,10 @@ fn folders_of(pid: u32) -> Vec<PathBuf> {
         .collect()
 }
 
-#[test]
-fn the_next_run_removes_the_folders_of_a_killed_one() {
-    // A cell that waits 5 s for a data handshake that never comes.
-    let mut killed = ftps_compat()
+/// A run whose one cell waits 5 s for a data handshake that never comes, once that cell
+/// has made its folder; with the folders.
+fn a_run_in_a_cell() -> (std::process::Child, Vec<PathBuf>) {
+    let run = ftps_compat()
         .args([
             "run",
             "--backend",
@@ -46,7 +48,7 @@ fn the_next_run_removes_the_folders_of_a_killed_one() {
         ])
         .spawn()
         .expect("ftps-compat starts");
-    let pid = killed.id();
+    let pid = run.id();
     let mut left = Vec::new();
     for _ in 0..100 {
         left = folders_of(pid);
@@ -56,6 +58,26 @@ fn the_next_run_removes_the_folders_of_a_killed_one() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!left.is_empty(), "the run made no emulator folder");
+    (run, left)
+}
+
+#[test]
+fn sigint_and_sigterm_cancel_the_cells_clean_up_and_exit_130_and_143() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+        let (mut run, folders) = a_run_in_a_cell();
+        kill(Pid::from_raw(run.id() as i32), signal).expect("signal sent");
+        let status = run.wait().expect("the run ends");
+        assert_eq!(status.code(), Some(code), "{signal}");
+        let left: Vec<&PathBuf> = folders.iter().filter(|dir| dir.exists()).collect();
+        assert!(left.is_empty(), "{signal} left {left:?}");
+    }
+}
+
+#[test]
+fn the_next_run_removes_the_folders_of_a_killed_one() {
+    let (mut killed, left) = a_run_in_a_cell();
     killed.kill().expect("SIGKILL");
     killed.wait().expect("reaped");
     assert!(

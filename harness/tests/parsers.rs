@@ -24,7 +24,9 @@ fn parse_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Reply>, String> {
     points.sort_unstable();
     points.push(bytes.len());
     for point in points {
-        parser.buffer_mut().extend_from_slice(&bytes[at..point.max(at)]);
+        parser
+            .buffer_mut()
+            .extend_from_slice(&bytes[at..point.max(at)]);
         at = point.max(at);
         loop {
             match parser.next_reply() {

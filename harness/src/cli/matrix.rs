@@ -120,6 +120,13 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
+    // Which signal stopped the run decides the exit code (130 or 143).
+    let stopped_by = std::sync::OnceLock::new();
+    let signals = {
+        let _context = runtime.enter();
+        super::serve::StopSignals::install()
+            .map_err(|e| UsageError(format!("installing the signal handlers: {e}")))?
+    };
     let run = matrix::run(
         inputs.columns,
         inputs.scenarios,
@@ -134,14 +141,18 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
                 bar.inc(1);
             }
         },
-        super::serve::wait_for_stop(),
+        async {
+            let _ = stopped_by.set(signals.wait().await);
+        },
     );
     let results = match runtime.block_on(run) {
         Ok(results) => results,
         Err(interrupted @ MatrixError::Interrupted { .. }) => {
             bar.finish_and_clear();
             eprintln!("{interrupted}");
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(stopped_by
+                .get()
+                .map_or(EXIT_INTERRUPTED, |stop| stop.exit_code()));
         }
         Err(e) => return Err(UsageError(e.to_string())),
     };

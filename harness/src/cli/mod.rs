@@ -23,6 +23,8 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Ctrl-C: the conventional 128 + SIGINT.
 pub const EXIT_INTERRUPTED: i32 = 130;
+/// SIGTERM: 128 + 15.
+pub const EXIT_TERMINATED: i32 = 143;
 
 #[derive(Parser)]
 #[command(

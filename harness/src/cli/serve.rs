@@ -88,7 +88,7 @@ pub fn serve(args: ServeArgs) -> Result<i32, UsageError> {
             endpoint.password
         );
         println!("Ctrl-C stops it.");
-        wait_for_stop().await;
+        let _ = wait_for_stop().await;
         drop(server);
         println!("stopped; instance removed");
         Ok(EXIT_OK)
@@ -144,7 +144,7 @@ fn serve_emulated(dir: &std::path::Path, profile: &str) -> Result<i32, UsageErro
             files.ca.display()
         );
         println!("Ctrl-C stops it.");
-        wait_for_stop().await;
+        let _ = wait_for_stop().await;
         emulator.shutdown().await;
         drop(work);
         println!("stopped; files removed");
@@ -152,12 +152,55 @@ fn serve_emulated(dir: &std::path::Path, profile: &str) -> Result<i32, UsageErro
     })
 }
 
+/// Which signal asked the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl Stop {
+    /// The conventional exit code: 128 + the signal's number.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Stop::Interrupt => super::EXIT_INTERRUPTED,
+            Stop::Terminate => super::EXIT_TERMINATED,
+        }
+    }
+}
+
+/// The SIGINT and SIGTERM handlers. Installed before any work starts, so a signal that
+/// comes before anything waits for it still stops the run instead of killing the process.
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Must be called inside a tokio runtime.
+    pub fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    pub async fn wait(mut self) -> Stop {
+        tokio::select! {
+            _ = self.interrupt.recv() => Stop::Interrupt,
+            _ = self.terminate.recv() => Stop::Terminate,
+        }
+    }
+}
+
 /// Ctrl-C or SIGTERM.
-pub async fn wait_for_stop() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+pub async fn wait_for_stop() -> Stop {
+    match StopSignals::install() {
+        Ok(signals) => signals.wait().await,
+        // Without handlers the default action (exit) stays; wait for nothing.
+        Err(_) => std::future::pending().await,
     }
 }
