@@ -325,3 +325,105 @@ async fn clear_text_after_234_is_an_outcome_of_its_own() {
         other => panic!("{other:?}\n{}", result.transcript.render()),
     }
 }
+
+/// A server that sends `bytes` one byte at a time, `pause` apart, then stays silent.
+async fn drip_server(bytes: &'static [u8], pause: Duration) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        for byte in bytes {
+            if !write(&mut stream, &[*byte], &counter).await {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        // Then silence, for a while.
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    });
+    (port, written)
+}
+
+#[tokio::test]
+async fn a_server_that_never_greets_is_a_timeout_at_connect() {
+    let (port, _) = drip_server(b"", Duration::ZERO).await;
+    let result = run(port, PLAIN_NOOP).await;
+    assert!(
+        matches!(
+            &result.outcome,
+            Outcome::Failed {
+                step: 0,
+                failure: Failure::Timeout { .. },
+                ..
+            }
+        ),
+        "{:?}",
+        result.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_banner_dripped_byte_by_byte_is_bounded_by_one_reply_deadline() {
+    // 200 bytes at 20 per second: 10 s for the whole banner, against a 1 s deadline.
+    static BANNER: [u8; 200] = {
+        let mut banner = [b'x'; 200];
+        banner[0] = b'2';
+        banner[1] = b'2';
+        banner[2] = b'0';
+        banner[3] = b' ';
+        banner[198] = b'\r';
+        banner[199] = b'\n';
+        banner
+    };
+    let (port, written) = drip_server(&BANNER, Duration::from_millis(50)).await;
+    let result = run(port, PLAIN_NOOP).await;
+    assert!(
+        matches!(
+            &result.outcome,
+            Outcome::Failed {
+                step: 0,
+                failure: Failure::Timeout { .. },
+                ..
+            }
+        ),
+        "{:?}",
+        result.outcome
+    );
+    assert!(
+        written.load(Ordering::SeqCst) < 100,
+        "the client waited for the whole drip"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_line_is_cut_at_the_line_limit() {
+    let (port, written) = serve(|mut stream, written| {
+        Box::pin(async move {
+            // 220 and then no end of line, for at most 64 MiB.
+            let chunk = [b'x'; 64 * 1024];
+            if !write(&mut stream, b"220 ", &written).await {
+                return;
+            }
+            for _ in 0..1024 {
+                if !write(&mut stream, &chunk, &written).await {
+                    return;
+                }
+            }
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_NOOP).await;
+    match &result.outcome {
+        Outcome::Failed {
+            step: 0,
+            failure: Failure::PeerMisbehaved { detail },
+            ..
+        } => assert_eq!(detail, "reply line longer than 8192 bytes"),
+        other => panic!("{other:?}"),
+    }
+    assert!(written.load(Ordering::SeqCst) < 16 << 20);
+}
