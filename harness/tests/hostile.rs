@@ -427,3 +427,157 @@ async fn an_endless_line_is_cut_at_the_line_limit() {
     }
     assert!(written.load(Ordering::SeqCst) < 16 << 20);
 }
+
+/// What a data server does once LIST arrived: with the accepted data connection, and the
+/// control connection to reply on.
+type OnList = fn(TcpStream, TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A plain FTP server whose EPSV offers a data port and whose LIST runs `on_list`; other
+/// commands get 200 (QUIT 221). At most 20 commands.
+async fn data_server(on_list: OnList) -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let data = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let data_port = data.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let Ok((mut control, _)) = listener.accept().await else {
+            return;
+        };
+        if control.write_all(b"220 ready\r\n").await.is_err() {
+            return;
+        }
+        let mut lines = BufReader::new(control);
+        let mut command = String::new();
+        for _ in 0..20 {
+            command.clear();
+            if lines.read_line(&mut command).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let reply = if command.starts_with("EPSV") {
+                format!("229 Entering Extended Passive Mode (|||{data_port}|)\r\n")
+            } else if command.starts_with("LIST") {
+                let Ok((conn, _)) = data.accept().await else {
+                    return;
+                };
+                on_list(conn, lines.into_inner()).await;
+                return;
+            } else if command.starts_with("QUIT") {
+                "221 bye\r\n".to_string()
+            } else {
+                "200 ok\r\n".to_string()
+            };
+            if lines.get_mut().write_all(reply.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    port
+}
+
+const PLAIN_LIST: &str = "id: hostile\nabout: a\nreference: r\n\
+    client: {connect: plain, tls: {verify: none}, data: {tls: \"off\"}, \
+    timeouts: {reply: 1s, data: 1s}}\nsteps:\n  - list\n";
+
+fn failure_at_step_1(result: &RunResult) -> &Failure {
+    match &result.outcome {
+        Outcome::Failed {
+            step: 1, failure, ..
+        } => failure,
+        other => panic!("{other:?}\n{}", result.transcript.render()),
+    }
+}
+
+#[tokio::test]
+async fn a_150_and_then_no_data_is_a_hang_of_the_data_connection() {
+    let port = data_server(|_data, mut control| {
+        Box::pin(async move {
+            let _ = control.write_all(b"150 Here it comes.\r\n").await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_LIST).await;
+    assert!(
+        matches!(failure_at_step_1(&result), Failure::Timeout { .. }),
+        "{:?}",
+        result.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_data_connection_that_stalls_mid_listing_is_a_hang() {
+    let port = data_server(|mut data, mut control| {
+        Box::pin(async move {
+            let _ = control.write_all(b"150 Here it comes.\r\n").await;
+            let _ = data
+                .write_all(b"-rw-r--r-- 1 ftp ftp 5 Jan 01 00:00 a.txt\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_LIST).await;
+    assert!(
+        matches!(failure_at_step_1(&result), Failure::Timeout { .. }),
+        "{:?}",
+        result.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_reset_mid_transfer_breaks_the_data_connection() {
+    let port = data_server(|data, mut control| {
+        Box::pin(async move {
+            let _ = control.write_all(b"150 Here it comes.\r\n").await;
+            let mut data = data;
+            let _ = data
+                .write_all(b"-rw-r--r-- 1 ftp ftp 5 Jan 01 00:00 a.txt\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Linger zero: closing sends RST, not FIN.
+            let _ = data.set_zero_linger();
+            drop(data);
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_LIST).await;
+    match failure_at_step_1(&result) {
+        Failure::Closed { channel, .. } => {
+            assert_eq!(*channel, ftps_compat::transcript::Channel::Data)
+        }
+        other => panic!("{other:?}\n{}", result.transcript.render()),
+    }
+}
+
+#[tokio::test]
+async fn a_226_before_the_data_still_gets_the_data() {
+    let port = data_server(|mut data, mut control| {
+        Box::pin(async move {
+            let _ = control
+                .write_all(b"150 Here it comes.\r\n226 Done already.\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = data
+                .write_all(b"-rw-r--r-- 1 ftp ftp 5 Jan 01 00:00 a.txt\r\n")
+                .await;
+            drop(data);
+            // Answer QUIT.
+            let mut lines = BufReader::new(control);
+            let mut command = String::new();
+            if lines.read_line(&mut command).await.unwrap_or(0) > 0 {
+                let _ = lines.get_mut().write_all(b"221 bye\r\n").await;
+            }
+        })
+    })
+    .await;
+    let result = run(port, PLAIN_LIST).await;
+    assert_eq!(
+        result.outcome,
+        Outcome::Completed,
+        "{}",
+        result.transcript.render()
+    );
+    let text = result.transcript.render();
+    assert!(text.contains("1 entries: [a.txt]"), "{text}");
+}
