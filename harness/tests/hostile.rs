@@ -581,3 +581,36 @@ async fn a_226_before_the_data_still_gets_the_data() {
     let text = result.transcript.render();
     assert!(text.contains("1 entries: [a.txt]"), "{text}");
 }
+
+#[tokio::test]
+async fn data_that_trickles_in_ends_at_the_step_deadline() {
+    let port = data_server(|mut data, mut control| {
+        Box::pin(async move {
+            let _ = control.write_all(b"150 Here it comes.\r\n").await;
+            // A byte every 200 ms, never idle for the 1 s data timeout, for at most 60 s.
+            for _ in 0..300 {
+                if data.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    })
+    .await;
+    let scenario = "id: hostile\nabout: a\nreference: r\n\
+        client: {connect: plain, tls: {verify: none}, data: {tls: \"off\"}, \
+        timeouts: {reply: 1s, data: 1s, step: 2s}}\nsteps:\n  - list\n";
+    let result = run(port, scenario).await;
+    match failure_at_step_1(&result) {
+        Failure::Timeout { waiting_for, .. } => {
+            assert_eq!(waiting_for, "the step to finish (timeouts.step)")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        result
+            .transcript
+            .render()
+            .contains("== timeout after 2s waiting for the step to finish (timeouts.step)")
+    );
+}

@@ -29,7 +29,8 @@ pub struct MatrixArgs {
     pub require: Vec<OutcomeClass>,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, UsageError> {
+/// `--cell-timeout`: a scenario duration above zero.
+pub fn parse_cell_timeout(text: &str) -> Result<Duration, UsageError> {
     serde_saphyr::from_str::<Dur>(text)
         .ok()
         .map(|d| d.0)
@@ -83,7 +84,7 @@ fn cell_line(cell: &CellResult) -> String {
 }
 
 pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, UsageError> {
-    let cell_timeout = parse_duration(&args.cell_timeout)?;
+    let cell_timeout = parse_cell_timeout(&args.cell_timeout)?;
     // Read the baseline first: a bad file is bad input, and nothing runs.
     let baseline: Option<Vec<CellAnswer>> = match &args.baseline {
         Some(path) => {

@@ -47,8 +47,8 @@ pub struct RunArgs {
     /// Matrix: cells run at once (default: the number of cores).
     #[arg(long, value_parser = parse_jobs, conflicts_with = "target")]
     jobs: Option<NonZeroUsize>,
-    /// Matrix: time limit per cell, e.g. 90s.
-    #[arg(long, default_value = "120s", conflicts_with = "target")]
+    /// Time limit per cell (with --target: per scenario), e.g. 90s.
+    #[arg(long, default_value = "120s")]
     cell_timeout: String,
     /// Matrix: write matrix.md, index.html, results.json and junit.xml here (created, and
     /// checked writable, before any cell runs).
@@ -140,6 +140,7 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
     };
     let scenarios = rows(args.view, &args.scenarios, &dir)?;
     let endpoint = target::endpoint(target, args.implicit, args.ca.as_deref())?;
+    let cell_timeout = matrix::parse_cell_timeout(&args.cell_timeout)?;
     for scenario in &scenarios {
         runner::validate(scenario, &endpoint).or_else(|e| match e {
             RunError::NotApplicable(_) => Ok(()),
@@ -153,10 +154,16 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
     let mut deviations = 0;
     for scenario in &scenarios {
         println!("### {}", scenario.id);
-        match runtime.block_on(runner::run(scenario, &endpoint)) {
-            Err(RunError::NotApplicable(reason)) => println!("skipped: {reason}\n"),
-            Err(other) => return Err(UsageError(other.to_string())),
-            Ok(result) => {
+        let bounded = tokio::time::timeout(cell_timeout, runner::run(scenario, &endpoint));
+        match runtime.block_on(bounded) {
+            Err(_) => {
+                // The same deadline as a matrix cell: whatever the server does, it ends.
+                deviations += 1;
+                println!("error: the scenario did not finish within {cell_timeout:?}\n");
+            }
+            Ok(Err(RunError::NotApplicable(reason))) => println!("skipped: {reason}\n"),
+            Ok(Err(other)) => return Err(UsageError(other.to_string())),
+            Ok(Ok(result)) => {
                 print!("{}", result.transcript.render());
                 let answer = outcome::answer(scenario, &result, &catalog);
                 println!("outcome: {}", answer.summary);

@@ -285,6 +285,15 @@ impl Session {
         }
     }
 
+    /// A step that ran past its deadline was cancelled: recorded like any other timeout.
+    pub fn step_timed_out(&mut self, after: Duration) -> Failure {
+        self.timed_out(
+            Channel::Control,
+            "the step to finish (timeouts.step)",
+            after,
+        )
+    }
+
     pub fn is_open(&self) -> bool {
         self.control.is_some()
     }

@@ -292,7 +292,17 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
                 index,
                 name: step.label(),
             });
-            if let Err(failure) = state.execute(&mut session, step).await {
+            let step_deadline = client.timeouts.step.0;
+            let result = match tokio::time::timeout(
+                step_deadline,
+                state.execute(&mut session, step),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(session.step_timed_out(step_deadline)),
+            };
+            if let Err(failure) = result {
                 outcome = Some(Outcome::Failed {
                     step: index,
                     label: step.label(),

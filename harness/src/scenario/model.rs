@@ -174,6 +174,9 @@ pub struct TimeoutSpec {
     pub connect: Dur,
     pub reply: Dur,
     pub data: Dur,
+    /// The most one step may take, whatever the server sends: data that trickles in just
+    /// fast enough to never trip `data` ends here.
+    pub step: Dur,
 }
 
 impl Default for TimeoutSpec {
@@ -182,6 +185,7 @@ impl Default for TimeoutSpec {
             connect: Dur(Duration::from_secs(5)),
             reply: Dur(Duration::from_secs(10)),
             data: Dur(Duration::from_secs(10)),
+            step: Dur(Duration::from_secs(60)),
         }
     }
 }
