@@ -614,3 +614,41 @@ async fn data_that_trickles_in_ends_at_the_step_deadline() {
             .contains("== timeout after 2s waiting for the step to finish (timeouts.step)")
     );
 }
+
+#[tokio::test]
+async fn a_reset_in_the_middle_of_the_tls_handshake_breaks_the_control_connection() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        if stream.write_all(b"220 ready\r\n").await.is_err() {
+            return;
+        }
+        let mut lines = BufReader::new(stream);
+        let mut command = String::new();
+        if lines.read_line(&mut command).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut stream = lines.into_inner();
+        if stream.write_all(b"234 go ahead\r\n").await.is_err() {
+            return;
+        }
+        // Read the start of the ClientHello, then reset (linger zero: RST, not FIN).
+        let mut hello = [0u8; 5];
+        let _ = tokio::io::AsyncReadExt::read_exact(&mut stream, &mut hello).await;
+        let _ = stream.set_zero_linger();
+    });
+    let scenario = "id: hostile\nabout: a\nreference: r\n\
+        client: {connect: explicit, tls: {verify: none}, timeouts: {reply: 2s}}\nsteps:\n  - noop\n";
+    let result = run(port, scenario).await;
+    match &result.outcome {
+        Outcome::Failed {
+            step: 0,
+            failure: Failure::Closed { channel, .. } | Failure::Tls { channel, .. },
+            ..
+        } => assert_eq!(*channel, ftps_compat::transcript::Channel::Control),
+        other => panic!("{other:?}\n{}", result.transcript.render()),
+    }
+}
