@@ -50,7 +50,8 @@ fn a_run_in_a_cell() -> (std::process::Child, Vec<PathBuf>) {
         .expect("ftps-compat starts");
     let pid = run.id();
     let mut left = Vec::new();
-    for _ in 0..100 {
+    // Up to 20 s: a loaded machine starts the run slowly.
+    for _ in 0..400 {
         left = folders_of(pid);
         if !left.is_empty() {
             break;
