@@ -294,24 +294,18 @@ impl<'a> Facts<'a> {
             auth_fallback: false,
             unread_before_tls: false,
         };
-        let mut current_step = 0;
+        // The step the events belong to; none after the steps (the epilogue's QUIT is not
+        // part of the failing step, even when no step failed).
+        let mut current_step = None;
         for event in &run.transcript.events {
+            let in_failed_step = failed_step.is_some() && current_step == failed_step;
             match event {
-                Event::Step { index, .. } => current_step = *index,
-                // The epilogue's QUIT is not part of the failing step.
-                Event::Epilogue { .. } => current_step = usize::MAX,
-                Event::Command { line } => facts.sent(
-                    line,
-                    false,
-                    current_step == failed_step.unwrap_or(usize::MAX),
-                ),
+                Event::Step { index, .. } => current_step = Some(*index),
+                Event::Epilogue { .. } => current_step = None,
+                Event::Command { line } => facts.sent(line, false, in_failed_step),
                 Event::Pipelined { lines } => {
                     for line in lines {
-                        facts.sent(
-                            line,
-                            true,
-                            current_step == failed_step.unwrap_or(usize::MAX),
-                        );
+                        facts.sent(line, true, in_failed_step);
                     }
                 }
                 Event::Reply { code, lines } => {

@@ -469,12 +469,18 @@ impl Session {
 
     /// Turns the control connection into TLS (after a 234, or at once for implicit FTPS).
     pub async fn start_tls(&mut self) -> Result<(), Failure> {
+        let tcp = self.take_clear_control()?;
+        self.handshake(tcp).await
+    }
+
+    /// The control connection's TCP stream, taken for a TLS handshake.
+    fn take_clear_control(&mut self) -> Result<TcpStream, Failure> {
         let Some(MaybeTls::Plain(tcp)) = self.control.take() else {
             let failure = Failure::local("the control connection is not a clear TCP stream");
             self.record_error(Channel::Control, &failure);
             return Err(failure);
         };
-        self.handshake(tcp).await
+        Ok(tcp)
     }
 
     /// After a 234: the server must send nothing more in clear text. Bytes that came with
@@ -482,11 +488,7 @@ impl Session {
     /// read sizes, and end the session as a protocol violation instead of being fed to the
     /// TLS handshake.
     pub async fn start_tls_after_234(&mut self) -> Result<(), Failure> {
-        let Some(MaybeTls::Plain(tcp)) = self.control.take() else {
-            let failure = Failure::local("the control connection is not a clear TCP stream");
-            self.record_error(Channel::Control, &failure);
-            return Err(failure);
-        };
+        let tcp = self.take_clear_control()?;
         let mut unread = self.parser.discard();
         let mut sink = [0u8; 4096];
         // Bounded: what one server can have queued, not whatever it goes on sending.

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{
     CatalogGap, Mark, ShownColumn, Table, Tally, View, cell_headline, cell_page, column_title,
-    decisive_code, display_time, fingerprint, format_duration, place_name, quirk_ids,
+    display_time, fingerprint, format_duration, place_name, quirk_ids,
 };
 use crate::matrix::CellResult;
 use crate::outcome::OutcomeClass;
@@ -429,7 +429,9 @@ fn table_html(out: &mut String, view: &View, table: &Table) {
                 out.push_str("<td class=\"none\" title=\"no result\">—</td>");
                 continue;
             };
-            let code = decisive_code(cell)
+            let code = cell
+                .outcome
+                .code()
                 .map(|c| format!("<span class=\"code\">{c}</span>"))
                 .unwrap_or_default();
             let ids = quirk_ids(cell);

@@ -667,7 +667,7 @@ fn place_name(cell: &CellResult, variant: Option<&str>) -> String {
 /// The short label of a cell: the outcome and, when known, the decisive reply code
 /// (`works`, `refused 522`, `skipped`).
 pub fn cell_label(cell: &CellResult) -> String {
-    match decisive_code(cell) {
+    match cell.outcome.code() {
         Some(code) => format!("{} {code}", cell.class()),
         None => cell.class().to_string(),
     }
@@ -750,10 +750,6 @@ impl Mark {
             (Mark::Unexplained, _) => "unexplained: no catalog quirk explains this outcome".into(),
         }
     }
-}
-
-fn decisive_code(cell: &CellResult) -> Option<u16> {
-    cell.outcome.code()
 }
 
 /// `step 5 (list): LIST -> 522 SSL connection failed`.
