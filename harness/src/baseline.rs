@@ -70,6 +70,8 @@ pub fn answers(results: &MatrixResults) -> Vec<CellAnswer> {
 #[derive(Deserialize)]
 struct SavedResults {
     cells: Vec<SavedCell>,
+    #[serde(default)]
+    incomplete: Option<crate::matrix::Incomplete>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +113,14 @@ pub fn load(path: &Path) -> Result<Vec<CellAnswer>, String> {
             e.column()
         )
     })?;
+    // Its missing cells would read as removed: a stopped run cannot stand for a whole one.
+    if let Some(incomplete) = saved.incomplete {
+        return Err(format!(
+            "{}: a run that did not finish ({}); compare against a complete run",
+            path.display(),
+            incomplete.headline()
+        ));
+    }
     Ok(saved
         .cells
         .into_iter()
@@ -132,6 +142,21 @@ pub fn load(path: &Path) -> Result<Vec<CellAnswer>, String> {
             }
         })
         .collect())
+}
+
+/// The baseline's cells that `results` has, so that a stopped run is compared on what it
+/// finished.
+pub fn restricted_to(baseline: Vec<CellAnswer>, results: &MatrixResults) -> Vec<CellAnswer> {
+    baseline
+        .into_iter()
+        .filter(|old| {
+            results.cells.iter().any(|cell| {
+                cell.column == old.column
+                    && cell.backend == old.backend
+                    && cell.scenario == old.scenario
+            })
+        })
+        .collect()
 }
 
 /// Where a cell sits: `server/profile` and scenario, and the backend when asked for.

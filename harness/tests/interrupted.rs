@@ -104,3 +104,63 @@ fn the_next_run_removes_the_folders_of_a_killed_one() {
     let remaining: Vec<&PathBuf> = left.iter().filter(|dir| dir.exists()).collect();
     assert!(remaining.is_empty(), "left behind: {remaining:?}");
 }
+
+#[test]
+fn a_stopped_run_writes_its_finished_cells_as_an_incomplete_report() {
+    use std::io::{BufRead, BufReader};
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let reports = tempfile::tempdir().expect("temp dir");
+    // `feat` ends at once; the other cell waits 5 s for a data handshake.
+    let mut run = ftps_compat()
+        .args([
+            "run",
+            "--backend",
+            "embedded",
+            "--profiles",
+            "fz-0.9-noforce",
+            "--view",
+            "scenarios",
+            "--scenarios",
+            "feat",
+            "--scenarios",
+            "implicit-no-prot-tls-data",
+            "--jobs",
+            "2",
+            "--report-dir",
+        ])
+        .arg(reports.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ftps-compat starts");
+    let stdout = BufReader::new(run.stdout.take().expect("piped"));
+    let mut lines = stdout.lines();
+    let finished = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("::feat "));
+    assert!(finished.is_some(), "the run ended before `feat` finished");
+    kill(Pid::from_raw(run.id() as i32), Signal::SIGINT).expect("signal sent");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(run.wait().expect("the run ends").code(), Some(130));
+    assert!(
+        rest.iter().any(|l| l.ends_with("marked incomplete")),
+        "{rest:#?}"
+    );
+
+    let json = std::fs::read_to_string(reports.path().join("results.json")).expect("results");
+    let results: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(
+        results["incomplete"],
+        serde_json::json!({"stopped_by": "SIGINT", "planned": 2, "cancelled": 1})
+    );
+    let cells = results["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0]["scenario"], "feat");
+    let md = std::fs::read_to_string(reports.path().join("matrix.md")).expect("matrix.md");
+    assert!(
+        md.contains("> **Incomplete**: stopped by SIGINT; 1 of 2 cells finished, 1 cancelled."),
+        "{md}"
+    );
+}

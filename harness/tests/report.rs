@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ftps_compat::baseline::{self, Checks};
 use ftps_compat::client::{Failure, FailureKind};
 use ftps_compat::matrix::{
-    CellResult, ColumnInfo, HostInfo, MatrixResults, RESULTS_FORMAT, ScenarioInfo,
+    CellResult, ColumnInfo, HostInfo, Incomplete, MatrixResults, RESULTS_FORMAT, ScenarioInfo,
 };
 use ftps_compat::outcome::{Answer, Decisive, OutcomeClass};
 use ftps_compat::quirks::{Condition, Quirk, QuirkMatch, ReplyPattern, Rule};
@@ -568,6 +568,7 @@ fn results() -> MatrixResults {
         scenarios,
         cells,
         quirks: catalog(),
+        incomplete: None,
     }
 }
 
@@ -656,7 +657,7 @@ fn results_json_validates_against_the_documented_schema() {
         serde_json::to_value(&results).unwrap(),
         "results.json is the results"
     );
-    assert_eq!(json["format"], 2);
+    assert_eq!(json["format"], 3);
     assert_eq!(json["cells"].as_array().unwrap().len(), 35);
     let problems = errors(&validator, &json);
     assert!(
@@ -1954,4 +1955,65 @@ fn html_text(dom: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
+}
+
+#[test]
+fn a_stopped_run_is_marked_incomplete_everywhere_and_is_no_baseline() {
+    let mut results = results();
+    let finished = results.cells.len();
+    results.cells.truncate(finished - 3);
+    results.incomplete = Some(Incomplete {
+        stopped_by: "SIGINT".into(),
+        planned: finished,
+        cancelled: 3,
+    });
+    let dir = Workdir::new("incomplete");
+    let files = write_reports(&results, &no_checks(&results), dir.path()).unwrap();
+    let headline = format!(
+        "stopped by SIGINT; {} of {finished} cells finished, 3 cancelled",
+        finished - 3
+    );
+
+    let md = fs::read_to_string(&files.matrix_md).unwrap();
+    assert!(
+        md.contains(&format!("> **Incomplete**: {headline}")),
+        "{md}"
+    );
+    let html = fs::read_to_string(&files.index_html).unwrap();
+    assert!(
+        html.contains(&format!(
+            "<p class=\"incomplete\"><b>Incomplete</b>: {headline}"
+        )),
+        "{html}"
+    );
+    let xml = fs::read_to_string(&files.junit_xml).unwrap();
+    let case = position(&xml, "<testcase name=\"the run finished\"");
+    assert!(
+        xml[case..].contains(&format!(
+            "<error message=\"incomplete: {headline}\" type=\"incomplete\""
+        )),
+        "{xml}"
+    );
+    let json: Value =
+        serde_json::from_str(&fs::read_to_string(&files.results_json).unwrap()).unwrap();
+    assert_eq!(
+        json["incomplete"],
+        serde_json::json!({"stopped_by": "SIGINT", "planned": finished, "cancelled": 3})
+    );
+    let validator = jsonschema::draft202012::new(&schema()).expect("the schema compiles");
+    assert_eq!(errors(&validator, &json), Vec::<String>::new());
+
+    let refused = baseline::load(&files.results_json).expect_err("not a baseline");
+    assert!(
+        refused.contains("a run that did not finish (incomplete: stopped by SIGINT;"),
+        "{refused}"
+    );
+    // A complete run says so.
+    let complete = fs::read_to_string(written("complete").1.results_json).unwrap();
+    let complete: Value = serde_json::from_str(&complete).unwrap();
+    assert!(
+        complete["incomplete"].is_null(),
+        "{}",
+        complete["incomplete"]
+    );
 }

@@ -9,9 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use ftps_compat::baseline::{self, CellAnswer, Checks};
-use ftps_compat::matrix::{
-    self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixError, MatrixResults,
-};
+use ftps_compat::matrix::{self, BackendChoice, CellResult, Filters, MatrixConfig, MatrixResults};
 use ftps_compat::outcome::OutcomeClass;
 use ftps_compat::scenario::{Dur, Scenario};
 
@@ -143,27 +141,37 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
             }
         },
         async {
-            let _ = stopped_by.set(signals.wait().await);
+            let stop = signals.wait().await;
+            let _ = stopped_by.set(stop);
+            stop.signal_name().to_string()
         },
     );
-    let results = match runtime.block_on(run) {
-        Ok(results) => results,
-        Err(interrupted @ MatrixError::Interrupted { .. }) => {
-            bar.finish_and_clear();
-            eprintln!("{interrupted}");
-            return Ok(stopped_by
-                .get()
-                .map_or(EXIT_INTERRUPTED, |stop| stop.exit_code()));
-        }
-        Err(e) => return Err(UsageError(e.to_string())),
-    };
+    let results = runtime
+        .block_on(run)
+        .map_err(|e| UsageError(e.to_string()))?;
     bar.finish_and_clear();
+    // A stopped run is compared on the cells it finished: the cancelled ones are not changes.
+    let baseline = match (&results.incomplete, baseline) {
+        (Some(_), Some(old)) => Some(baseline::restricted_to(old, &results)),
+        (_, baseline) => baseline,
+    };
     let checks = Checks::new(&results, baseline.as_deref(), args.require.clone());
     print_summary(&results, &checks);
     if let Some(dir) = &args.report_dir {
         ftps_compat::report::write_reports(&results, &checks, dir)
             .map_err(|e| UsageError(format!("writing reports to {}: {e}", dir.display())))?;
-        println!("reports written to {}", dir.display());
+        let marked = if results.incomplete.is_some() {
+            ", marked incomplete"
+        } else {
+            ""
+        };
+        println!("reports written to {}{marked}", dir.display());
+    }
+    if let Some(incomplete) = &results.incomplete {
+        eprintln!("{}", incomplete.headline());
+        return Ok(stopped_by
+            .get()
+            .map_or(EXIT_INTERRUPTED, |stop| stop.exit_code()));
     }
     let errors = results
         .cells

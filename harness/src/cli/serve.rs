@@ -162,6 +162,13 @@ pub enum Stop {
 }
 
 impl Stop {
+    pub fn signal_name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "SIGINT",
+            Stop::Terminate => "SIGTERM",
+        }
+    }
+
     /// The conventional exit code: 128 + the signal's number.
     pub fn exit_code(self) -> i32 {
         match self {

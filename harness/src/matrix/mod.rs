@@ -6,7 +6,7 @@ pub mod plan;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -22,7 +22,7 @@ use crate::transcript::{Line, lines_text, normalize};
 pub use plan::{BackendChoice, Column, Filters, Inputs};
 
 /// The version of the results.json format (docs/results.md).
-pub const RESULTS_FORMAT: u32 = 2;
+pub const RESULTS_FORMAT: u32 = 3;
 
 /// How long a server gets to start.
 const START_LIMIT: Duration = Duration::from_secs(60);
@@ -101,6 +101,33 @@ pub struct MatrixResults {
     pub cells: Vec<CellResult>,
     /// The catalog entries, for explanations and workarounds.
     pub quirks: Vec<Quirk>,
+    /// Set when the run was stopped before every cell finished: `cells` then holds only
+    /// the finished ones.
+    pub incomplete: Option<Incomplete>,
+}
+
+/// Why a run stopped early, and how much of it did not run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Incomplete {
+    /// What stopped the run, e.g. `SIGINT`.
+    pub stopped_by: String,
+    /// Cells planned.
+    pub planned: usize,
+    /// Cells that were running or waiting when the run stopped, and were cancelled.
+    pub cancelled: usize,
+}
+
+impl Incomplete {
+    /// `incomplete: stopped by SIGINT; 12 of 40 cells finished, 28 cancelled`.
+    pub fn headline(&self) -> String {
+        format!(
+            "incomplete: stopped by {}; {} of {} cells finished, {} cancelled",
+            self.stopped_by,
+            self.planned - self.cancelled,
+            self.planned,
+            self.cancelled
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,13 +191,12 @@ impl CellContext {
 pub enum MatrixError {
     #[error(transparent)]
     Certs(#[from] crate::certs::CertError),
-    /// `stop` fired: every running cell was cancelled and its server stopped.
-    #[error("interrupted: {running} unfinished cells were cancelled and their servers stopped")]
-    Interrupted { running: usize },
 }
 
 /// Runs every cell; `progress` sees each result as it completes. When `stop` completes
-/// (Ctrl-C), running cells are cancelled and awaited, so their servers are gone on return.
+/// (Ctrl-C) with what stopped the run, unfinished cells are cancelled and awaited, so their
+/// servers are gone on return, and the results hold the finished cells, marked
+/// [`Incomplete`].
 pub async fn run(
     columns: Vec<Column>,
     scenarios: Vec<Scenario>,
@@ -178,7 +204,7 @@ pub async fn run(
     account: Account,
     config: MatrixConfig,
     progress: impl Fn(&CellResult),
-    stop: impl std::future::Future<Output = ()>,
+    stop: impl std::future::Future<Output = String>,
 ) -> Result<MatrixResults, MatrixError> {
     let started_at = now_rfc3339();
     let clock = Instant::now();
@@ -189,6 +215,7 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
     let mut tasks = JoinSet::new();
     let mut names = Vec::new();
+    let mut indexes = std::collections::HashMap::new();
     for column in &columns {
         for scenario in &scenarios {
             let (column, scenario, shared, permits) = (
@@ -199,59 +226,44 @@ pub async fn run(
             );
             names.push((column.id(), column.backend, scenario.id.clone()));
             let index = names.len() - 1;
-            tasks.spawn(async move {
+            let task = tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("semaphore open");
-                (index, run_cell(&column, &scenario, &shared).await)
+                run_cell(&column, &scenario, &shared).await
             });
+            indexes.insert(task.id(), index);
         }
     }
     let mut cells: Vec<Option<CellResult>> = vec![None; names.len()];
+    let mut incomplete = None;
     tokio::pin!(stop);
     loop {
         let joined = tokio::select! {
-            joined = tasks.join_next() => match joined {
+            joined = tasks.join_next_with_id() => match joined {
                 Some(joined) => joined,
                 None => break,
             },
-            () = &mut stop => {
-                let running = tasks.len();
+            stopped_by = &mut stop => {
+                let cancelled = tasks.len();
                 // Aborts every cell and waits for each to drop (servers killed, dirs removed).
                 tasks.shutdown().await;
-                return Err(MatrixError::Interrupted { running });
+                incomplete = Some(Incomplete { stopped_by, planned: names.len(), cancelled });
+                break;
             }
         };
         match joined {
-            Ok((index, cell)) => {
+            Ok((id, cell)) => {
                 progress(&cell);
-                cells[index] = Some(cell);
+                cells[indexes[&id]] = Some(cell);
             }
             // A panicking cell is an error of the harness; its server guard already ran.
             Err(e) => {
-                let message = if e.is_panic() {
-                    "the harness panicked in this cell"
-                } else {
-                    "cell cancelled"
-                };
-                eprintln!("{message}: {e}");
+                eprintln!("the harness panicked in this cell: {e}");
+                cells[indexes[&e.id()]] = Some(panicked(&names[indexes[&e.id()]]));
             }
         }
     }
-    let cells: Vec<CellResult> = cells
-        .into_iter()
-        .zip(names)
-        .map(|(cell, (column, backend, scenario))| {
-            cell.unwrap_or_else(|| CellResult {
-                column,
-                backend,
-                scenario,
-                outcome: Answer::not_run(OutcomeClass::Error, "the harness panicked in this cell"),
-                run: None,
-                duration_ms: 0,
-                transcript: Vec::new(),
-                log_excerpt: String::new(),
-            })
-        })
-        .collect();
+    // Every cell ran unless the run was stopped; then only the finished ones are kept.
+    let cells: Vec<CellResult> = cells.into_iter().flatten().collect();
     Ok(MatrixResults {
         format: RESULTS_FORMAT,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -288,7 +300,22 @@ pub async fn run(
             .collect(),
         cells,
         quirks: catalog.quirks.clone(),
+        incomplete,
     })
+}
+
+/// The answer of a cell whose task panicked: an error of the harness.
+fn panicked((column, backend, scenario): &(String, BackendKind, String)) -> CellResult {
+    CellResult {
+        column: column.clone(),
+        backend: *backend,
+        scenario: scenario.clone(),
+        outcome: Answer::not_run(OutcomeClass::Error, "the harness panicked in this cell"),
+        run: None,
+        duration_ms: 0,
+        transcript: Vec::new(),
+        log_excerpt: String::new(),
+    }
 }
 
 /// Runs one cell on a fresh server instance and answers it.

@@ -59,6 +59,7 @@ code { font-size: 12.5px; background: var(--wash); padding: 1px 5px; border-radi
 .question { font-size: 16px; margin: 0 0 8px; }
 .meta { color: var(--muted); margin: 0 0 10px; display: flex; flex-wrap: wrap; gap: 4px 18px; }
 .meta b { color: var(--ink); font-weight: 600; }
+.incomplete { border-left: 4px solid #b45309; background: #fef3c7; padding: 6px 10px; margin: 0 0 10px; }
 .summary { display: flex; flex-wrap: wrap; gap: 8px; margin: 10px 0 0; padding: 0; list-style: none; }
 .chip {
   display: inline-block; border: 1px solid; border-radius: 999px; padding: 1px 10px;
@@ -569,7 +570,19 @@ pub(super) fn render_index(view: &View) -> String {
         results.scenarios.len(),
         results.cells.len()
     );
-    out.push_str("</p>\n<ul class=\"summary\" aria-label=\"totals\">");
+    out.push_str("</p>\n");
+    if let Some(incomplete) = &results.incomplete {
+        let _ = writeln!(
+            out,
+            "<p class=\"incomplete\"><b>Incomplete</b>: stopped by {}; {} of {} cells finished, \
+             {} cancelled. Cells that did not finish are blank.</p>",
+            esc(&incomplete.stopped_by),
+            incomplete.planned - incomplete.cancelled,
+            incomplete.planned,
+            incomplete.cancelled
+        );
+    }
+    out.push_str("<ul class=\"summary\" aria-label=\"totals\">");
     for (class, n) in view.counts() {
         let _ = write!(
             out,

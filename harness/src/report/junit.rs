@@ -50,6 +50,17 @@ pub(super) fn render(view: &View, checks: &Checks) -> io::Result<String> {
         suite.set_time(Duration::from_millis(time));
         report.add_test_suite(suite);
     }
+    // A stopped run fails as a whole, whatever its finished cells say.
+    if let Some(incomplete) = &results.incomplete {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(incomplete.headline());
+        status.set_type("incomplete");
+        let mut case = TestCase::new("the run finished", status);
+        case.set_classname("ftps-compat");
+        let mut suite = TestSuite::new("ftps-compat");
+        suite.add_test_case(case);
+        report.add_test_suite(suite);
+    }
     report
         .to_string()
         .map(|mut xml| {

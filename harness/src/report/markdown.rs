@@ -116,6 +116,17 @@ pub(super) fn render(view: &View) -> String {
         results.host.cores,
         results.host.jobs
     );
+    if let Some(incomplete) = &results.incomplete {
+        let _ = writeln!(
+            md,
+            "> **Incomplete**: stopped by {}; {} of {} cells finished, {} cancelled. \
+             Cells that did not finish are blank.\n",
+            inline(&incomplete.stopped_by),
+            incomplete.planned - incomplete.cancelled,
+            incomplete.planned,
+            incomplete.cancelled
+        );
+    }
     let counts: Vec<String> = view
         .counts()
         .iter()

@@ -894,6 +894,7 @@ mod tests {
                 .collect(),
             cells,
             quirks: Vec::new(),
+            incomplete: None,
         }
     }
 
