@@ -154,7 +154,9 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
     let mut deviations = 0;
     for scenario in &scenarios {
         println!("### {}", scenario.id);
-        let bounded = tokio::time::timeout(cell_timeout, runner::run(scenario, &endpoint));
+        // The timer is made inside the runtime, which it needs.
+        let bounded =
+            async { tokio::time::timeout(cell_timeout, runner::run(scenario, &endpoint)).await };
         match runtime.block_on(bounded) {
             Err(_) => {
                 // The same deadline as a matrix cell: whatever the server does, it ends.

@@ -412,8 +412,13 @@ async fn download(
     }
 }
 
-/// Listings are kept up to this size; names are all the transcript needs.
-const LISTING_LIMIT: usize = 4 << 20;
+/// Names a transcript shows of one listing: the first by name, so the text is the same in
+/// whatever order the server sent them, and bounded whatever it sent.
+const NAMES_SHOWN: usize = 100;
+/// Longer names are cut here (NAME_MAX on Linux is 255 bytes).
+const NAME_SHOWN: usize = 255;
+/// A listing line is looked at up to here; the rest of a longer line is skipped.
+const LISTING_LINE_LIMIT: usize = 8 * 1024;
 
 async fn listing(
     stream: &mut MaybeTls,
@@ -422,28 +427,18 @@ async fn listing(
     idle: Duration,
     log: &EventLog,
 ) -> Result<(), Failure> {
-    let mut text = Vec::new();
-    let (bytes, server_notified) = read_all(stream, idle, log, "the listing", |chunk| {
-        if text.len() < LISTING_LIMIT {
-            text.extend_from_slice(chunk);
-        }
-    })
-    .await?;
+    let mut names = ListingNames::new(format);
+    let (_, server_notified) =
+        read_all(stream, idle, log, "the listing", |chunk| names.feed(chunk)).await?;
     finish_read(stream, close_notify, idle).await;
     let tls = stream.is_tls();
     // Listing sizes change with dates and owners; entry names are recorded instead.
-    let _ = bytes;
-    // Line by line, so names with control characters or non-UTF-8 bytes print escaped.
-    let printable_text: Vec<String> = text
-        .split(|&b| b == b'\n')
-        .map(|line| printable(line.strip_suffix(b"\r").unwrap_or(line)))
-        .collect();
-    let mut entries = listing_names(&printable_text.join("\n"), format);
-    entries.sort();
+    let (entries, total) = names.finish();
     record(
         log,
         Event::Listing {
             entries,
+            total,
             tls,
             close_notify: tls && server_notified,
         },
@@ -451,22 +446,82 @@ async fn listing(
     Ok(())
 }
 
-/// Entry names from a listing; `.` and `..` and `total N` lines are left out.
-pub fn listing_names(text: &str, format: ListingFormat) -> Vec<String> {
-    text.lines()
-        .map(|line| line.trim_end_matches('\r'))
-        .filter(|line| !line.trim().is_empty() && !line.starts_with("total "))
-        .filter_map(|line| match format {
-            ListingFormat::Names => Some(line.rsplit('/').next().unwrap_or(line).to_string()),
-            ListingFormat::Facts => line.split_once(' ').map(|(_, name)| name.to_string()),
-            // The name is the 9th field of `ls -l`; names may contain spaces.
-            ListingFormat::Long => line
-                .split_whitespace()
-                .nth(8)
-                .map(|_| nth_field_onwards(line, 8).to_string()),
-        })
-        .filter(|name| name != "." && name != "..")
-        .collect()
+/// The entry names of a listing, read line by line as it arrives: every name is counted,
+/// and the first [`NAMES_SHOWN`] by name are kept, so memory stays flat however long the
+/// listing is.
+struct ListingNames {
+    format: ListingFormat,
+    line: Vec<u8>,
+    shown: Vec<String>,
+    total: usize,
+}
+
+impl ListingNames {
+    fn new(format: ListingFormat) -> Self {
+        ListingNames {
+            format,
+            line: Vec::new(),
+            shown: Vec::new(),
+            total: 0,
+        }
+    }
+
+    fn feed(&mut self, mut chunk: &[u8]) {
+        while let Some(end) = chunk.iter().position(|&b| b == b'\n') {
+            self.take_line_part(&chunk[..end]);
+            self.end_line();
+            chunk = &chunk[end + 1..];
+        }
+        self.take_line_part(chunk);
+    }
+
+    fn take_line_part(&mut self, part: &[u8]) {
+        let room = LISTING_LINE_LIMIT.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&part[..part.len().min(room)]);
+    }
+
+    fn end_line(&mut self) {
+        let raw = std::mem::take(&mut self.line);
+        // Escaped, so names with control characters or non-UTF-8 bytes print safely.
+        let line = printable(raw.strip_suffix(b"\r").unwrap_or(&raw));
+        let Some(name) = listing_name(&line, self.format) else {
+            return;
+        };
+        self.total += 1;
+        self.shown.push(name.chars().take(NAME_SHOWN).collect());
+        if self.shown.len() > 2 * NAMES_SHOWN {
+            self.shown.sort();
+            self.shown.truncate(NAMES_SHOWN);
+        }
+    }
+
+    /// The names shown, sorted, and how many the listing had.
+    fn finish(mut self) -> (Vec<String>, usize) {
+        if !self.line.is_empty() {
+            self.end_line();
+        }
+        self.shown.sort();
+        self.shown.truncate(NAMES_SHOWN);
+        (self.shown, self.total)
+    }
+}
+
+/// The entry name of one listing line (without its line end); `.` and `..` and `total N`
+/// lines have none.
+pub fn listing_name(line: &str, format: ListingFormat) -> Option<&str> {
+    if line.trim().is_empty() || line.starts_with("total ") {
+        return None;
+    }
+    let name = match format {
+        ListingFormat::Names => line.rsplit('/').next().unwrap_or(line),
+        ListingFormat::Facts => line.split_once(' ')?.1,
+        // The name is the 9th field of `ls -l`; names may contain spaces.
+        ListingFormat::Long => {
+            line.split_whitespace().nth(8)?;
+            nth_field_onwards(line, 8)
+        }
+    };
+    (name != "." && name != "..").then_some(name)
 }
 
 fn nth_field_onwards(line: &str, n: usize) -> &str {
@@ -510,18 +565,41 @@ mod tests {
         assert_eq!(parse_epsv("Entering Extended Passive Mode"), None);
     }
 
+    fn names(text: &str, format: ListingFormat) -> Vec<&str> {
+        text.lines()
+            .filter_map(|line| listing_name(line.trim_end_matches('\r'), format))
+            .collect()
+    }
+
+    #[test]
+    fn a_listing_is_read_in_pieces_and_shows_its_first_names() {
+        let text: String = (0..1000).rev().map(|i| format!("./f{i:04}\r\n")).collect();
+        // Split everywhere, also inside the CR LF.
+        for piece in [1, 3, 7, 4096] {
+            let mut names = ListingNames::new(ListingFormat::Names);
+            for chunk in text.as_bytes().chunks(piece) {
+                names.feed(chunk);
+            }
+            let (shown, total) = names.finish();
+            assert_eq!(total, 1000);
+            let first: Vec<String> = (0..100).map(|i| format!("f{i:04}")).collect();
+            assert_eq!(shown, first, "pieces of {piece}");
+        }
+        let mut names = ListingNames::new(ListingFormat::Names);
+        names.feed(&[b'a'; 100_000]);
+        names.feed(b"\r\nlast");
+        let (shown, total) = names.finish();
+        assert_eq!(total, 2);
+        assert_eq!(shown[0].len(), NAME_SHOWN);
+        assert_eq!(shown[1], "last");
+    }
+
     #[test]
     fn listing_names_per_format() {
         let long = "total 8\r\n-rw-r--r--    1 1001     1001      1048576 Nov 25 00:41 up load.bin\r\ndrwxr-xr-x 2 u g 4096 Jan  1  2025 .\r\n";
-        assert_eq!(
-            listing_names(long, ListingFormat::Long),
-            vec!["up load.bin"]
-        );
+        assert_eq!(names(long, ListingFormat::Long), vec!["up load.bin"]);
         let facts = "type=file;size=3;modify=20261125004100; a.bin\r\ntype=cdir; .\r\n";
-        assert_eq!(listing_names(facts, ListingFormat::Facts), vec!["a.bin"]);
-        assert_eq!(
-            listing_names("./a\r\nb\r\n", ListingFormat::Names),
-            vec!["a", "b"]
-        );
+        assert_eq!(names(facts, ListingFormat::Facts), vec!["a.bin"]);
+        assert_eq!(names("./a\r\nb\r\n", ListingFormat::Names), vec!["a", "b"]);
     }
 }

@@ -44,8 +44,12 @@ pub enum ReplyError {
     LineTooLong { limit: usize },
     #[error("multi-line reply longer than {limit} bytes without its last line")]
     ReplyTooLong { limit: usize },
-    #[error("malformed reply line {line:?}: expected a 3-digit code")]
+    #[error("malformed reply line \"{line}\": expected a 3-digit code")]
     Malformed { line: String },
+    #[error(
+        "reply line {line:?}: code {code} is not a reply code (RFC 959: the first digit is 1 to 5)"
+    )]
+    NoSuchCode { line: String, code: u16 },
 }
 
 /// Incremental parser: feed it the bytes read so far; it takes whole replies off the front.
@@ -152,6 +156,12 @@ fn parse_first(line: &str) -> Result<(u16, bool), ReplyError> {
         line: line.to_string(),
     };
     let code = three_digits(line).ok_or_else(malformed)?;
+    if !(100..600).contains(&code) {
+        return Err(ReplyError::NoSuchCode {
+            line: line.to_string(),
+            code,
+        });
+    }
     match line.as_bytes().get(3) {
         None | Some(b' ') => Ok((code, false)),
         Some(b'-') => Ok((code, true)),
@@ -241,6 +251,18 @@ mod tests {
             parser.next_reply(),
             Err(ReplyError::Malformed { .. })
         ));
+        for (line, code) in [
+            ("999 odd\r\n", 999),
+            ("600 no\r\n", 600),
+            ("099 no\r\n", 99),
+        ] {
+            let mut parser = ReplyParser::new(64, 1 << 20);
+            parser.buffer_mut().extend_from_slice(line.as_bytes());
+            assert!(
+                matches!(parser.next_reply(), Err(ReplyError::NoSuchCode { code: c, .. }) if c == code),
+                "{line}"
+            );
+        }
         let mut parser = ReplyParser::new(16, 1 << 20);
         parser.buffer_mut().extend_from_slice(&[b'2'; 40]);
         assert_eq!(

@@ -115,7 +115,10 @@ pub enum Event {
         detail: String,
     },
     Listing {
+        /// The first names by sort order, at most 100 of them.
         entries: Vec<String>,
+        /// How many names the listing had.
+        total: usize,
         tls: bool,
         close_notify: bool,
     },
@@ -237,14 +240,21 @@ impl Event {
             )],
             Event::Listing {
                 entries,
+                total,
                 tls,
                 close_notify,
-            } => vec![format!(
-                "== data listing ({}) {} entries: [{}]",
-                protection(*tls, *close_notify),
-                entries.len(),
-                entries.join(", ")
-            )],
+            } => {
+                let shown = if *total > entries.len() {
+                    format!(", the first {} by name", entries.len())
+                } else {
+                    String::new()
+                };
+                vec![format!(
+                    "== data listing ({}) {total} entries{shown}: [{}]",
+                    protection(*tls, *close_notify),
+                    entries.join(", ")
+                )]
+            }
             Event::TlsRemoved { channel } => vec![format!("== {} tls removed", channel.as_str())],
             Event::Closed { channel, detail } => {
                 vec![format!("== {} closed: {detail}", channel.as_str())]
