@@ -22,4 +22,4 @@ mod stream;
 mod tls;
 
 pub use profile::{Profile, ProfileError, Timeout, Timeouts};
-pub use server::{Emulator, EmulatorOptions};
+pub use server::{Emulator, EmulatorOptions, Roots};

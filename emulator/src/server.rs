@@ -23,8 +23,19 @@ pub struct EmulatorOptions {
     pub key: PrivateKeyDer<'static>,
     /// Accepted `(user, password)` pairs.
     pub users: Vec<(String, String)>,
-    /// Base directory; each control session gets a fresh `session-<n>` below it as its root.
+    /// Base directory of the sessions' files.
     pub root: PathBuf,
+    pub roots: Roots,
+}
+
+/// Where each control session's files live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// A fresh `session-<n>` below the base: sessions never see each other's files (the
+    /// matrix, where every cell starts from nothing).
+    PerSession,
+    /// The base itself, as a real server's home directory (`serve`).
+    Shared,
 }
 
 /// State every session shares.
@@ -33,6 +44,7 @@ pub(crate) struct Shared {
     pub tls: Arc<TlsContext>,
     pub users: Vec<(String, String)>,
     pub root: PathBuf,
+    pub roots: Roots,
     pub log: EventLog,
     next_id: AtomicU64,
 }
@@ -69,6 +81,7 @@ impl Emulator {
             tls: Arc::new(tls),
             users: opts.users,
             root: opts.root,
+            roots: opts.roots,
             log: log.clone(),
             next_id: AtomicU64::new(1),
         });

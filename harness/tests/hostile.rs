@@ -943,6 +943,7 @@ fn run_cli(port: u16, scenario: &str) -> (u64, String) {
     let file = dir.path().join("hostile.yaml");
     std::fs::write(&file, scenario).expect("scenario written");
     let stdout = dir.path().join("stdout");
+    let stderr = dir.path().join("stderr");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ftps-compat"))
         .args([
             "run",
@@ -956,7 +957,7 @@ fn run_cli(port: u16, scenario: &str) -> (u64, String) {
         .arg("--scenario")
         .arg(&file)
         .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
         .spawn()
         .expect("the CLI starts");
     let mut status = 0;
@@ -964,7 +965,12 @@ fn run_cli(port: u16, scenario: &str) -> (u64, String) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as i32, "wait4");
-    let text = std::fs::read_to_string(&stdout).expect("stdout read");
+    let mut text = std::fs::read_to_string(&stdout).expect("stdout read");
+    // Shown when the outcome line is missing.
+    text.push_str(&format!(
+        "[exit status {status:#x}; stderr: {}]",
+        std::fs::read_to_string(&stderr).unwrap_or_default()
+    ));
     (usage.ru_maxrss as u64, text)
 }
 

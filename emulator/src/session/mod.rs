@@ -19,7 +19,7 @@ use crate::log::Logger;
 use crate::profile::{
     CommandFlag, Dialect, EarlyFailure, Enforcement, Profile, Prot, ProtC, Timeout, render,
 };
-use crate::server::Shared;
+use crate::server::{Roots, Shared};
 use crate::stream::MaybeTls;
 use crate::tls::{Handshake, Role};
 
@@ -60,7 +60,10 @@ pub(crate) async fn run(
             Listener::Implicit => "implicit",
         }
     ));
-    let root = sh.root.join(format!("session-{id}"));
+    let root = match sh.roots {
+        Roots::PerSession => sh.root.join(format!("session-{id}")),
+        Roots::Shared => sh.root.clone(),
+    };
     if let Err(e) = tokio::fs::create_dir_all(&root).await {
         log.line(format!("closed: cannot create session root: {e}"));
         return;

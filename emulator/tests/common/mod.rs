@@ -105,6 +105,7 @@ impl Env {
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_der.clone())),
             users: vec![(USER.into(), PASS.into())],
             root: dir.path().join("root"),
+            roots: ftps_emulator::Roots::PerSession,
         })
         .await
         .unwrap();

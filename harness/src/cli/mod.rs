@@ -6,6 +6,7 @@ mod check;
 mod diff;
 mod list;
 mod matrix;
+mod probe;
 mod run;
 mod serve;
 mod target;
@@ -49,6 +50,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show the servers, their profiles and versions, and which backends can run them here.
     List(list::ListArgs),
+    /// Find out what a client must do to work with any FTPS server, with a recipe per
+    /// popular client (non-destructive, bounded in time).
+    Probe(probe::ProbeArgs),
 }
 
 pub fn main() -> i32 {
@@ -66,6 +70,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::diff(args),
         Command::Serve(args) => serve::serve(args),
         Command::List(args) => list::list(args),
+        Command::Probe(args) => probe::probe(args),
     };
     match result {
         Ok(code) => code,

@@ -17,12 +17,10 @@ use super::{EXIT_FAILED, EXIT_OK, UsageError, default_scenarios_dir, matrix, ser
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Server to test: ftp[s]://USER:PASS@HOST:PORT (the external backend).
+    /// Server to test (the external backend): ftps://USER:PASS@HOST:PORT is implicit,
+    /// ftpes:// explicit, ftp:// taken as explicit; with no scheme, both are tried.
     #[arg(long)]
     target: Option<String>,
-    /// Connect to the target with implicit FTPS (TLS from the first byte).
-    #[arg(long, requires = "target")]
-    implicit: bool,
     /// PEM file with the CA(s) that signed the target's certificate.
     #[arg(long, requires = "target")]
     ca: Option<PathBuf>,
@@ -139,8 +137,10 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         return matrix::run_matrix(scenarios, options);
     };
     let scenarios = rows(args.view, &args.scenarios, &dir)?;
-    let endpoint = target::endpoint(target, args.implicit, args.ca.as_deref())?;
     let cell_timeout = matrix::parse_cell_timeout(&args.cell_timeout)?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
+    let endpoint = target::endpoint(&runtime, target, args.ca.as_deref())?;
     for scenario in &scenarios {
         runner::validate(scenario, &endpoint).or_else(|e| match e {
             RunError::NotApplicable(_) => Ok(()),
@@ -149,8 +149,6 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
     }
     let catalog_path = servers_dir().join("quirks.yaml");
     let catalog = Catalog::load(&catalog_path).map_err(|e| UsageError(e.to_string()))?;
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
     let mut deviations = 0;
     for scenario in &scenarios {
         println!("### {}", scenario.id);

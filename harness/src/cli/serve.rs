@@ -11,6 +11,8 @@ use ftps_compat::matrix::plan::EMULATED;
 use ftps_compat::servers::manifest::{Account, ServerSpec};
 use ftps_compat::servers::native;
 
+use ftps_compat::runner::ConnectMode;
+
 use super::{EXIT_OK, UsageError, servers_dir};
 
 #[derive(Args)]
@@ -57,42 +59,54 @@ pub fn serve(args: ServeArgs) -> Result<i32, UsageError> {
             .await
             .map_err(|e| UsageError(format!("{} {}: {e}", spec.name, args.profile)))?;
         let endpoint = &server.endpoint;
-        let (scheme, port) = match (endpoint.explicit_port, endpoint.implicit_port) {
-            (Some(port), _) => ("ftp", port),
-            (None, Some(port)) => ("ftps", port),
+        let (mode, port) = match (endpoint.explicit_port, endpoint.implicit_port) {
+            (Some(port), _) => (ConnectMode::Explicit, port),
+            (None, Some(port)) => (ConnectMode::Implicit, port),
             (None, None) => unreachable!("a started server has a port"),
         };
         let ca = server.instance_dir().join("certs/ca.crt");
+        let login = format!("{}:{}", endpoint.user, endpoint.password);
         println!(
             "{} {} (version {}) is running",
             spec.name, args.profile, server.version
         );
-        println!(
-            "  url:      {scheme}://{}:{}@127.0.0.1:{port}/",
-            endpoint.user, endpoint.password
-        );
+        println!("  url:      {}", login_url(mode, &login, port));
         println!(
             "  mode:     {}",
-            if scheme == "ftp" {
-                "explicit (AUTH TLS)"
-            } else {
-                "implicit TLS"
+            match mode {
+                ConnectMode::Implicit => "implicit FTPS (TLS from the first byte)",
+                _ => "explicit FTPS (AUTH TLS)",
             }
         );
         println!("  CA:       {}", ca.display());
         println!("  banner:   {}", server.banner);
-        println!(
-            "  try:      curl --ssl-reqd --cacert {} {scheme}://{}:{}@127.0.0.1:{port}/",
-            ca.display(),
-            endpoint.user,
-            endpoint.password
-        );
+        println!("  try:      {}", curl_line(mode, &login, port, &ca));
         println!("Ctrl-C stops it.");
         let _ = wait_for_stop().await;
         drop(server);
         println!("stopped; instance removed");
         Ok(EXIT_OK)
     })
+}
+
+/// `ftpes://USER:PASS@127.0.0.1:PORT/` (explicit) or `ftps://…` (implicit): the URLs
+/// `probe` and `run --target` read.
+fn login_url(mode: ConnectMode, login: &str, port: u16) -> String {
+    let url = ftps_compat::target::url_for(mode, "127.0.0.1", port);
+    let (scheme, rest) = url.split_once("://").unwrap_or(("ftps", &url));
+    format!("{scheme}://{login}@{rest}/")
+}
+
+/// curl knows no `ftpes://`: explicit FTPS is `ftp://` with `--ssl-reqd`.
+fn curl_line(mode: ConnectMode, login: &str, port: u16, ca: &std::path::Path) -> String {
+    let (scheme, reqd) = match mode {
+        ConnectMode::Implicit => ("ftps", ""),
+        _ => ("ftp", " --ssl-reqd"),
+    };
+    format!(
+        "curl{reqd} --cacert {} {scheme}://{login}@127.0.0.1:{port}/",
+        ca.display()
+    )
 }
 
 /// The in-process FileZilla-like emulator, explicit and implicit listeners.
@@ -125,6 +139,8 @@ fn serve_emulated(dir: &std::path::Path, profile: &str) -> Result<i32, UsageErro
             key: pki.server.key_der(),
             users: vec![(account.user.clone(), account.password.clone())],
             root,
+            // Files stay between logins, as on a real server.
+            roots: ftps_emulator::Roots::Shared,
         };
         let emulator = ftps_emulator::Emulator::start(options)
             .await
@@ -136,12 +152,18 @@ fn serve_emulated(dir: &std::path::Path, profile: &str) -> Result<i32, UsageErro
             profile.id(),
             profile.version()
         );
-        println!("  explicit: ftp://{login}@{explicit}/   (AUTH TLS)");
-        println!("  implicit: ftps://{login}@{implicit}/  (TLS from the first byte)");
+        println!(
+            "  explicit: {}   (AUTH TLS)",
+            login_url(ConnectMode::Explicit, &login, explicit.port())
+        );
+        println!(
+            "  implicit: {}   (TLS from the first byte)",
+            login_url(ConnectMode::Implicit, &login, implicit.port())
+        );
         println!("  CA:       {}", files.ca.display());
         println!(
-            "  try:      curl --ssl-reqd --cacert {} ftp://{login}@{explicit}/",
-            files.ca.display()
+            "  try:      {}",
+            curl_line(ConnectMode::Explicit, &login, explicit.port(), &files.ca)
         );
         println!("Ctrl-C stops it.");
         let _ = wait_for_stop().await;

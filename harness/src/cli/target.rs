@@ -1,80 +1,71 @@
-//! `--target ftps://USER:PASS@HOST:PORT`: the external backend, any server the user names.
+//! The server a user names by URL (`probe`, `run --target`): its endpoint and what the
+//! client trusts, a `--ca` file or the system's roots.
 
-use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use ftps_compat::client::tls::Trust;
+use ftps_compat::probe;
 use ftps_compat::runner::Endpoint;
+use ftps_compat::target::{Reach, TargetUrl};
 
 use super::UsageError;
 
-pub fn endpoint(target: &str, implicit: bool, ca: Option<&Path>) -> Result<Endpoint, UsageError> {
-    let bad = |why: String| UsageError(format!("--target {target:?}: {why}"));
-    let url = url::Url::parse(target).map_err(|e| bad(e.to_string()))?;
-    if !matches!(url.scheme(), "ftp" | "ftps") {
-        return Err(bad(format!(
-            "scheme {:?}: expected ftp:// or ftps://",
-            url.scheme()
-        )));
-    }
-    let host = url.host_str().ok_or_else(|| bad("no host".into()))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = url.port().unwrap_or(if implicit { 990 } else { 21 });
-    let ip: IpAddr = match host.parse() {
-        Ok(ip) => ip,
-        Err(_) => (host, port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .map(|a| a.ip())
-            .ok_or_else(|| bad(format!("cannot resolve host {host:?}")))?,
-    };
-    let decode = |s: &str| {
-        percent_decode(s)
-            .map_err(|_| bad("user or password is not valid percent-encoded UTF-8".into()))
-    };
-    let user = match url.username() {
-        "" => "anonymous".to_string(),
-        user => decode(user)?,
-    };
-    let password = decode(url.password().unwrap_or(""))?;
+/// The roots a named server is verified against: `--ca`, else the system's.
+pub fn trust(ca: Option<&Path>) -> Result<Trust, UsageError> {
     let roots = match ca {
-        None => Vec::new(),
         Some(path) => {
+            let bad =
+                |e: &dyn std::fmt::Display| UsageError(format!("--ca {}: {e}", path.display()));
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| UsageError(format!("--ca {}: {e}", path.display())))?
+                .map_err(|e| bad(&e))?
                 .collect::<Result<_, _>>()
-                .map_err(|e| UsageError(format!("--ca {}: {e}", path.display())))?;
+                .map_err(|e| bad(&e))?;
             if certs.is_empty() {
-                return Err(UsageError(format!(
-                    "--ca {}: no PEM certificate in it",
-                    path.display()
-                )));
+                return Err(bad(&"no PEM certificate in it"));
             }
             certs
         }
+        // Unreadable system roots leave none: verification then fails and says so.
+        None => rustls_native_certs::load_native_certs().certs,
     };
-    Ok(Endpoint {
-        host: ip,
-        explicit_port: (!implicit).then_some(port),
-        implicit_port: implicit.then_some(port),
-        tls_name: host.to_string(),
-        user,
-        password,
-        trust: Trust {
-            roots,
-            unrelated_root: None,
-            client_identity: None,
-        },
-        server_root: None,
+    Ok(Trust {
+        roots,
+        unrelated_root: None,
+        client_identity: None,
     })
 }
 
-fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .map(|c| c.into_owned())
+/// The endpoint of `run --target`: the mode the URL names, or (no scheme) the first of
+/// explicit and implicit that answers (one connection each, so only then).
+pub fn endpoint(
+    runtime: &tokio::runtime::Runtime,
+    target: &str,
+    ca: Option<&Path>,
+) -> Result<Endpoint, UsageError> {
+    let url = TargetUrl::parse(target).map_err(|e| UsageError(format!("--target {e}")))?;
+    let trust = trust(ca)?;
+    if let Reach::Known { mode, port } = url.reach {
+        if let Some(note) = &url.note {
+            println!("note: {note}");
+        }
+        let mut endpoint = url.endpoint(mode, port);
+        endpoint.trust = trust;
+        return Ok(endpoint);
+    }
+    let reached = runtime
+        .block_on(probe::reach(
+            &url,
+            &trust,
+            std::time::Duration::from_secs(10),
+        ))
+        .map_err(|notes| UsageError(format!("--target {target:?}: {}", notes.join("; "))))?;
+    for note in &reached.notes {
+        println!("note: {note}");
+    }
+    let mut endpoint = url.endpoint(reached.mode, reached.port);
+    endpoint.trust = trust;
+    Ok(endpoint)
 }

@@ -174,6 +174,7 @@ pub async fn start(
                 key: pki.server.key_der(),
                 users: vec![(account.user.clone(), account.password.clone())],
                 root: root.path().to_owned(),
+                roots: ftps_emulator::Roots::PerSession,
             };
             let emulator = ftps_emulator::Emulator::start(options).await?;
             let endpoint = Endpoint {
