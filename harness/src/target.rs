@@ -2,12 +2,16 @@
 //! `ftps://` is implicit FTPS (TLS from the first byte, port 990), `ftpes://` is explicit
 //! FTPS (AUTH TLS, port 21), `ftp://` is taken as explicit and said so, and a bare
 //! `host[:port]` is tried both ways. `probe`, `run --target` and `serve` all use it.
+//! A run against such a server keeps its uploads in a folder of its own, made before the
+//! cells and removed after them.
 
 use std::net::{IpAddr, ToSocketAddrs};
 
 use serde::Serialize;
 
-use crate::runner::{ConnectMode, Endpoint};
+use crate::client::tls::Verify;
+use crate::runner::{self, ConnectMode, Endpoint, Outcome};
+use crate::scenario::{ClientSpec, Expect, RowKind, Scenario, Step};
 
 /// The default ports of the two modes.
 pub const EXPLICIT_PORT: u16 = 21;
@@ -149,6 +153,15 @@ impl TargetUrl {
             password: self.password.clone(),
             trust: Default::default(),
             server_root: None,
+            work_dir: None,
+        }
+    }
+
+    /// The URL as the user meant it, without the login: for messages.
+    pub fn display_given(&self) -> String {
+        match self.reach {
+            Reach::Known { mode, port } => self.display(mode, port),
+            Reach::Try { explicit_port, .. } => format!("{}:{explicit_port}", self.tls_name),
         }
     }
 
@@ -156,6 +169,76 @@ impl TargetUrl {
     pub fn display(&self, mode: ConnectMode, port: u16) -> String {
         url_for(mode, &self.tls_name, port)
     }
+}
+
+/// A name for a run's folder that no other run has: `ftps-compat-<seconds>-<pid>`.
+pub fn work_dir_name() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("ftps-compat-{seconds}-{}", std::process::id())
+}
+
+/// A session of `steps` after the login, with the run's trust and no folder of its own.
+async fn session(
+    endpoint: &Endpoint,
+    verify: Verify,
+    id: &str,
+    steps: Vec<Step>,
+) -> Result<(), String> {
+    let mut client = ClientSpec::default();
+    client.tls.verify = verify;
+    let scenario = Scenario {
+        id: id.to_string(),
+        about: String::new(),
+        reference: String::new(),
+        client,
+        steps: std::iter::once(Step::Login).chain(steps).collect(),
+        expect: Expect::Completed,
+        row: RowKind::Behaviour,
+    };
+    let endpoint = Endpoint {
+        work_dir: None,
+        ..endpoint.clone()
+    };
+    // Each wait of the session is bounded by the client's timeouts; this bounds the sum.
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        runner::run(&scenario, &endpoint),
+    )
+    .await
+    .map_err(|_| "no answer within 120 s".to_string())?
+    .map_err(|e| e.to_string())?;
+    match run.outcome {
+        Outcome::Completed => Ok(()),
+        Outcome::Failed { label, failure, .. } => Err(format!("{label}: {failure}")),
+    }
+}
+
+/// Makes the run's folder (MKD) in the login folder.
+pub async fn make_work_dir(endpoint: &Endpoint, verify: Verify, dir: &str) -> Result<(), String> {
+    session(
+        endpoint,
+        verify,
+        "make-folder",
+        vec![Step::Mkd(dir.to_string())],
+    )
+    .await
+}
+
+/// Removes `files` from the run's folder (whichever exist), then the folder itself.
+pub async fn remove_work_dir(
+    endpoint: &Endpoint,
+    verify: Verify,
+    dir: &str,
+    files: &[String],
+) -> Result<(), String> {
+    let mut steps: Vec<Step> = files
+        .iter()
+        .map(|file| Step::Probe(format!("DELE {dir}/{file}")))
+        .collect();
+    steps.push(Step::Rmd(dir.to_string()));
+    session(endpoint, verify, "remove-folder", steps).await
 }
 
 /// The URL of a server in this convention: `ftpes://` explicit, `ftps://` implicit.

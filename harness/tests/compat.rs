@@ -58,6 +58,7 @@ fn load_inputs() -> Inputs {
         servers: vec![],
         profiles: vec![],
         scenarios: vec![],
+        exclude: Vec::new(),
     };
     Inputs::load(
         &repo().join("servers"),

@@ -99,6 +99,7 @@ fn inputs(scenarios: &[&str]) -> Option<Inputs> {
         servers: SERVERS.iter().map(|(s, _)| s.to_string()).collect(),
         profiles: vec![],
         scenarios: vec![],
+        exclude: Vec::new(),
     };
     let inputs = Inputs::load(
         &repo().join("servers"),

@@ -46,6 +46,7 @@ async fn run(port: u16, scenario: &str) -> RunResult {
         password: "p".into(),
         trust: Trust::default(),
         server_root: None,
+        work_dir: None,
     };
     // The test's own bound: far above the client's, so only a client that fails to
     // bound its wait trips it.
@@ -949,6 +950,7 @@ fn run_cli(port: u16, scenario: &str) -> (u64, String) {
             "run",
             "--view",
             "scenarios",
+            "--verbose",
             "--cell-timeout",
             "30s",
             "--target",
@@ -986,6 +988,7 @@ async fn the_client_process_stays_under_64_mib_whatever_the_server_sends() {
         let (case, (peak_kib, stdout)) = done.expect("the run was measured");
         let outcome = stdout
             .lines()
+            .map(str::trim_start)
             .find(|l| l.starts_with("outcome: "))
             .unwrap_or_else(|| panic!("{}: no outcome line in\n{stdout}", case.name));
         assert!(

@@ -25,6 +25,22 @@ pub struct MatrixArgs {
     pub baseline: Option<PathBuf>,
     /// Outcome classes every cell that ran must have (empty: no requirement).
     pub require: Vec<OutcomeClass>,
+    /// Which cells' transcripts are printed as they finish.
+    pub transcripts: Transcripts,
+    /// Exit 1 when a cell's outcome differs from its scenario's `expect:` (target mode,
+    /// where replaying scenarios is the point).
+    pub fail_on_deviation: bool,
+}
+
+/// Which transcripts a run prints as its cells finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transcripts {
+    /// None: one line per cell (the matrix).
+    None,
+    /// Those of cells that do not work (run --target).
+    Failing,
+    /// Every cell's (--verbose).
+    All,
 }
 
 /// `--cell-timeout`: a scenario duration above zero.
@@ -82,6 +98,19 @@ fn cell_line(cell: &CellResult) -> String {
 }
 
 pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, UsageError> {
+    let prepared = prepare(&args)?;
+    let inputs = matrix::Inputs::load(&servers_dir(), scenarios, &args.filters, args.backend)
+        .map_err(UsageError)?;
+    execute(inputs, prepared, args)
+}
+
+/// What a run reads and checks before any cell: bad input stops it here.
+pub struct Prepared {
+    cell_timeout: Duration,
+    baseline: Option<Vec<CellAnswer>>,
+}
+
+pub fn prepare(args: &MatrixArgs) -> Result<Prepared, UsageError> {
     let cell_timeout = parse_cell_timeout(&args.cell_timeout)?;
     // Read the baseline first: a bad file is bad input, and nothing runs.
     let baseline: Option<Vec<CellAnswer>> = match &args.baseline {
@@ -93,15 +122,29 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
     if let Some(dir) = &args.report_dir {
         prepare_report_dir(dir)?;
     }
-    let inputs = matrix::Inputs::load(&servers_dir(), scenarios, &args.filters, args.backend)
-        .map_err(UsageError)?;
+    Ok(Prepared {
+        cell_timeout,
+        baseline,
+    })
+}
+
+/// Runs the cells of `inputs`, prints them and the summary, writes the reports.
+pub fn execute(
+    inputs: matrix::Inputs,
+    prepared: Prepared,
+    args: MatrixArgs,
+) -> Result<i32, UsageError> {
+    let Prepared {
+        cell_timeout,
+        baseline,
+    } = prepared;
     let jobs = args
         .jobs
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(2, NonZeroUsize::get);
     let config = MatrixConfig { jobs, cell_timeout };
     let total = (inputs.columns.len() * inputs.scenarios.len()) as u64;
-    let plain = plain_output();
+    let plain = plain_output() || args.transcripts != Transcripts::None;
     let bar = if plain {
         println!(
             "running {total} cells ({} columns x {} scenarios), {jobs} at a time",
@@ -126,6 +169,7 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
         super::serve::StopSignals::install()
             .map_err(|e| UsageError(format!("installing the signal handlers: {e}")))?
     };
+    let catalog = inputs.catalog.clone();
     let run = matrix::run(
         inputs.columns,
         inputs.scenarios,
@@ -135,6 +179,14 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
         |cell| {
             if plain {
                 println!("{}", cell_line(cell));
+                let shown = match args.transcripts {
+                    Transcripts::None => false,
+                    Transcripts::Failing => cell.class() != OutcomeClass::Works,
+                    Transcripts::All => true,
+                };
+                if shown {
+                    print_transcript(cell, &catalog);
+                }
             } else {
                 bar.set_message(cell.name());
                 bar.inc(1);
@@ -178,11 +230,33 @@ pub fn run_matrix(scenarios: Vec<Scenario>, args: MatrixArgs) -> Result<i32, Usa
         .iter()
         .filter(|c| c.class() == OutcomeClass::Error)
         .count();
-    Ok(if errors > 0 || checks.failed() {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    })
+    let deviations = results
+        .cells
+        .iter()
+        .filter(|c| c.outcome.deviation.is_some())
+        .count();
+    Ok(
+        if errors > 0 || checks.failed() || (args.fail_on_deviation && deviations > 0) {
+            EXIT_FAILED
+        } else {
+            EXIT_OK
+        },
+    )
+}
+
+/// A cell's snapshot (outcome, quirks, transcript), then what each quirk means for a client.
+fn print_transcript(cell: &CellResult, catalog: &ftps_compat::quirks::Catalog) {
+    for line in ftps_compat::snapshot::render(cell).lines() {
+        println!("    {line}");
+    }
+    for found in &cell.outcome.quirks {
+        if let Some(quirk) = catalog.quirks.iter().find(|q| q.id == found.id) {
+            println!("    quirk {}: {}", quirk.id, quirk.title);
+            println!("      why: {}", quirk.explanation.trim());
+            println!("      workaround: {}", quirk.workaround.trim());
+        }
+    }
+    println!();
 }
 
 /// Per column: how many client behaviours work, and the count of each outcome.

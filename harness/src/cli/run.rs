@@ -6,14 +6,18 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use ftps_compat::matrix::{BackendChoice, Filters};
-use ftps_compat::outcome::{self, OutcomeClass};
+use ftps_compat::client::tls::Verify;
+use ftps_compat::matrix::{BackendChoice, Column, Filters};
+use ftps_compat::outcome::OutcomeClass;
 use ftps_compat::quirks::Catalog;
 use ftps_compat::runner::{self, RunError};
-use ftps_compat::scenario::{self, Scenario};
+use ftps_compat::scenario::{self, Scenario, Step};
+use ftps_compat::servers::backend::{BackendKind, ServerSource};
+use ftps_compat::servers::manifest::{Account, Mode};
+use ftps_compat::target::TargetUrl;
 
 use super::check::{self, FileKind, ScenarioFile};
-use super::{EXIT_FAILED, EXIT_OK, UsageError, default_scenarios_dir, matrix, servers_dir, target};
+use super::{EXIT_FAILED, UsageError, default_scenarios_dir, matrix, servers_dir, target};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -36,9 +40,26 @@ pub struct RunArgs {
     /// Matrix: only profiles matching these globs (`explicit-*`, `vsftpd/*`).
     #[arg(long = "profiles", conflicts_with = "target")]
     profiles: Vec<String>,
-    /// Matrix: only scenarios matching these globs.
-    #[arg(long = "scenarios", conflicts_with_all = ["scenarios", "target"])]
+    /// Only scenarios matching these globs (repeatable).
+    #[arg(long = "scenarios", conflicts_with = "scenarios")]
     scenario_globs: Vec<String>,
+    /// Leave out scenarios matching these globs (repeatable).
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// With --target: go on when the certificate does not verify (scenarios that verify
+    /// with the CA stop verifying).
+    #[arg(long, requires = "target")]
+    insecure: bool,
+    /// With --target: a PEM client certificate (and --client-key) for the scenarios that
+    /// present one.
+    #[arg(long, requires_all = ["target", "client_key"])]
+    client_cert: Option<PathBuf>,
+    /// With --target: the PEM private key of --client-cert.
+    #[arg(long, requires = "client_cert")]
+    client_key: Option<PathBuf>,
+    /// With --target: print every scenario's transcript, not only those that do not work.
+    #[arg(long, requires = "target")]
+    verbose: bool,
     /// Matrix: which backends run the real servers.
     #[arg(long, value_enum, default_value_t = BackendChoice::All, conflicts_with = "target")]
     backend: BackendChoice,
@@ -50,15 +71,15 @@ pub struct RunArgs {
     cell_timeout: String,
     /// Matrix: write matrix.md, index.html, results.json and junit.xml here (created, and
     /// checked writable, before any cell runs).
-    #[arg(long, conflicts_with = "target")]
+    #[arg(long)]
     report_dir: Option<PathBuf>,
     /// Matrix: a previous results.json; a cell whose outcome class, decisive code or quirk
     /// ids differ from it is listed old -> new and the run exits 1.
-    #[arg(long, conflicts_with = "target")]
+    #[arg(long)]
     baseline: Option<PathBuf>,
     /// Matrix: the outcome classes every cell that ran must have (`works`, or a list such
     /// as `works,refused`); any other exits 1.
-    #[arg(long, value_delimiter = ',', conflicts_with = "target")]
+    #[arg(long, value_delimiter = ',')]
     require: Vec<OutcomeClass>,
     /// Rows: the client profiles (scenarios/clients/, rows `client-<id>`: "which clients
     /// work with which servers") and the scenario corpus, or only one of them.
@@ -116,68 +137,150 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         .scenarios_dir
         .clone()
         .unwrap_or_else(default_scenarios_dir);
+    let filters = Filters {
+        servers: args.servers.clone(),
+        profiles: args.profiles.clone(),
+        scenarios: args.scenario_globs.clone(),
+        exclude: args.exclude.clone(),
+    };
+    // Bad flags are said before any file is read.
+    filters.check().map_err(|e| UsageError(e.to_string()))?;
+    let mut scenarios = rows(args.view, &args.scenarios, &dir)?;
+    let mut options = matrix::MatrixArgs {
+        filters,
+        backend: args.backend,
+        jobs: args.jobs,
+        cell_timeout: args.cell_timeout.clone(),
+        report_dir: args.report_dir.clone(),
+        baseline: args.baseline.clone(),
+        require: args.require.clone(),
+        transcripts: matrix::Transcripts::None,
+        fail_on_deviation: false,
+    };
     let Some(target) = &args.target else {
-        let filters = Filters {
-            servers: args.servers.clone(),
-            profiles: args.profiles.clone(),
-            scenarios: args.scenario_globs.clone(),
-        };
-        // Bad flags are said before any file is read.
-        filters.check().map_err(|e| UsageError(e.to_string()))?;
-        let scenarios = rows(args.view, &args.scenarios, &dir)?;
-        let options = matrix::MatrixArgs {
-            filters,
-            backend: args.backend,
-            jobs: args.jobs,
-            cell_timeout: args.cell_timeout.clone(),
-            report_dir: args.report_dir.clone(),
-            baseline: args.baseline.clone(),
-            require: args.require.clone(),
-        };
         return matrix::run_matrix(scenarios, options);
     };
-    let scenarios = rows(args.view, &args.scenarios, &dir)?;
-    let cell_timeout = matrix::parse_cell_timeout(&args.cell_timeout)?;
+    // Target mode: one column, the named server, its cells one at a time (it is not ours).
+    options.jobs = NonZeroUsize::new(1);
+    options.transcripts = if args.verbose {
+        matrix::Transcripts::All
+    } else {
+        matrix::Transcripts::Failing
+    };
+    options.fail_on_deviation = true;
+    scenarios = options
+        .filters
+        .apply_scenarios(scenarios)
+        .map_err(|e| UsageError(e.to_string()))?;
+    if scenarios.is_empty() {
+        return Err(UsageError("no scenario is left to run".into()));
+    }
+    if args.insecure {
+        for scenario in &mut scenarios {
+            if scenario.client.tls.verify == Verify::Ca {
+                scenario.client.tls.verify = Verify::None;
+            }
+        }
+    }
+    let prepared = matrix::prepare(&options)?;
+    let url = TargetUrl::parse(target).map_err(|e| UsageError(format!("--target {e}")))?;
+    let mut trust = target::trust(args.ca.as_deref())?;
+    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+        trust.client_identity = Some(target::client_identity(cert, key)?);
+    }
+    // For the scenarios that must see verification fail: a CA that signed nothing.
+    trust.unrelated_root = Some(
+        ftps_compat::certs::Pki::generate()
+            .map_err(|e| UsageError(e.to_string()))?
+            .unrelated_ca_der,
+    );
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
-    let endpoint = target::endpoint(&runtime, target, args.ca.as_deref())?;
+    let mut endpoint = target::endpoint(&runtime, &url, trust)?;
     for scenario in &scenarios {
         runner::validate(scenario, &endpoint).or_else(|e| match e {
             RunError::NotApplicable(_) => Ok(()),
             other => Err(UsageError(other.to_string())),
         })?;
     }
-    let catalog_path = servers_dir().join("quirks.yaml");
-    let catalog = Catalog::load(&catalog_path).map_err(|e| UsageError(e.to_string()))?;
-    let mut deviations = 0;
-    for scenario in &scenarios {
-        println!("### {}", scenario.id);
-        // The timer is made inside the runtime, which it needs.
-        let bounded =
-            async { tokio::time::timeout(cell_timeout, runner::run(scenario, &endpoint)).await };
-        match runtime.block_on(bounded) {
-            Err(_) => {
-                // The same deadline as a matrix cell: whatever the server does, it ends.
-                deviations += 1;
-                println!("error: the scenario did not finish within {cell_timeout:?}\n");
+    let verify = if args.insecure {
+        Verify::None
+    } else {
+        Verify::Ca
+    };
+    let uploads = uploaded_files(&scenarios);
+    // Uploads get a folder of their own; a run that uploads nothing touches nothing.
+    if !uploads.is_empty() {
+        let folder = ftps_compat::target::work_dir_name();
+        match runtime.block_on(ftps_compat::target::make_work_dir(
+            &endpoint, verify, &folder,
+        )) {
+            Ok(()) => {
+                println!("uploads go to the folder {folder}, removed at the end");
+                endpoint.work_dir = Some(folder);
             }
-            Ok(Err(RunError::NotApplicable(reason))) => println!("skipped: {reason}\n"),
-            Ok(Err(other)) => return Err(UsageError(other.to_string())),
-            Ok(Ok(result)) => {
-                print!("{}", result.transcript.render());
-                let answer = outcome::answer(scenario, &result, &catalog);
-                println!("outcome: {}", answer.summary);
-                println!("quirks: {}", answer.quirk_list());
-                match &answer.deviation {
-                    Some(expected) => {
-                        deviations += 1;
-                        println!("deviation: the scenario {expected}\n");
-                    }
-                    None => println!("as the scenario expects\n"),
-                }
+            Err(why) => println!(
+                "note: cannot make a folder for the uploads ({why}); they go to the login folder"
+            ),
+        }
+    }
+    let mode = match endpoint.implicit_port {
+        Some(_) => Mode::Implicit,
+        None => Mode::Explicit,
+    };
+    let port = endpoint
+        .implicit_port
+        .or(endpoint.explicit_port)
+        .unwrap_or_default();
+    let column = Column {
+        server: "target".into(),
+        profile: format!("{}:{port}", url.tls_name),
+        backend: BackendKind::External,
+        source: ServerSource::External(endpoint.clone()),
+        about: format!("the server named by --target ({})", url.display_given()),
+        mode: Some(mode),
+        version: None,
+        unavailable: None,
+    };
+    let catalog =
+        Catalog::load(&servers_dir().join("quirks.yaml")).map_err(|e| UsageError(e.to_string()))?;
+    let account = Account::load(&servers_dir().join("account.yaml"))
+        .map_err(|e| UsageError(e.to_string()))?;
+    let inputs = ftps_compat::matrix::Inputs {
+        columns: vec![column],
+        scenarios,
+        catalog: std::sync::Arc::new(catalog),
+        account,
+    };
+    let code = matrix::execute(inputs, prepared, options)?;
+    // Whatever happened, the server is left as it was found, or the user is told.
+    if let Some(folder) = &endpoint.work_dir {
+        match runtime.block_on(ftps_compat::target::remove_work_dir(
+            &endpoint, verify, folder, &uploads,
+        )) {
+            Ok(()) => println!("removed the folder {folder} and its files"),
+            Err(why) => {
+                println!(
+                    "warning: the folder {folder} could not be removed ({why}); remove it by hand"
+                );
+                return Ok(code.max(EXIT_FAILED));
             }
         }
     }
-    // Replaying scenarios: a deviation from `expect:` is what the user asked about.
-    Ok(if deviations > 0 { EXIT_FAILED } else { EXIT_OK })
+    Ok(code)
+}
+
+/// Every file the scenarios upload, once each.
+fn uploaded_files(scenarios: &[Scenario]) -> Vec<String> {
+    let mut files: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| &s.steps)
+        .filter_map(|step| match step {
+            Step::Stor(upload) | Step::Appe(upload) => Some(upload.path.clone()),
+            _ => None,
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    files
 }

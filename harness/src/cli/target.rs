@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use ftps_compat::client::tls::Trust;
 use ftps_compat::probe;
@@ -12,6 +12,31 @@ use ftps_compat::runner::Endpoint;
 use ftps_compat::target::{Reach, TargetUrl};
 
 use super::UsageError;
+
+/// A PEM certificate chain and key for `--client-cert` / `--client-key`.
+pub fn client_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<
+    (
+        Vec<CertificateDer<'static>>,
+        std::sync::Arc<PrivateKeyDer<'static>>,
+    ),
+    UsageError,
+> {
+    let bad = |flag: &str, path: &Path, e: &dyn std::fmt::Display| {
+        UsageError(format!("{flag} {}: {e}", path.display()))
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad("--client-cert", cert, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("--client-cert", cert, &e))?;
+    if chain.is_empty() {
+        return Err(bad("--client-cert", cert, &"no PEM certificate in it"));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("--client-key", key, &e))?;
+    Ok((chain, std::sync::Arc::new(key)))
+}
 
 /// The roots a named server is verified against: `--ca`, else the system's.
 pub fn trust(ca: Option<&Path>) -> Result<Trust, UsageError> {
@@ -42,11 +67,10 @@ pub fn trust(ca: Option<&Path>) -> Result<Trust, UsageError> {
 /// explicit and implicit that answers (one connection each, so only then).
 pub fn endpoint(
     runtime: &tokio::runtime::Runtime,
-    target: &str,
-    ca: Option<&Path>,
+    url: &TargetUrl,
+    trust: Trust,
 ) -> Result<Endpoint, UsageError> {
-    let url = TargetUrl::parse(target).map_err(|e| UsageError(format!("--target {e}")))?;
-    let trust = trust(ca)?;
+    let target = url.display_given();
     if let Reach::Known { mode, port } = url.reach {
         if let Some(note) = &url.note {
             println!("note: {note}");

@@ -42,6 +42,8 @@ pub struct Filters {
     pub servers: Vec<String>,
     pub profiles: Vec<String>,
     pub scenarios: Vec<String>,
+    /// Scenarios left out (globs), after `scenarios` chose.
+    pub exclude: Vec<String>,
 }
 
 /// A filter glob that cannot select what the user meant.
@@ -130,6 +132,7 @@ impl Filters {
         Patterns::compile("servers", &self.servers)?;
         Patterns::compile("profiles", &self.profiles)?;
         Patterns::compile("scenarios", &self.scenarios)?;
+        Patterns::compile("exclude", &self.exclude)?;
         Ok(())
     }
 
@@ -158,9 +161,12 @@ impl Filters {
         let patterns = Patterns::compile("scenarios", &self.scenarios)?;
         let ids: Vec<Vec<&str>> = scenarios.iter().map(|s| vec![s.id.as_str()]).collect();
         patterns.each_selects(&ids, "scenario")?;
+        let excluded = Patterns::compile("exclude", &self.exclude)?;
+        excluded.each_selects(&ids, "scenario")?;
         Ok(scenarios
             .into_iter()
             .filter(|s| patterns.keeps(&[&s.id]))
+            .filter(|s| excluded.globs.is_empty() || !excluded.keeps(&[&s.id]))
             .collect())
     }
 }

@@ -35,6 +35,9 @@ pub struct Endpoint {
     /// The login directory on this host, where the harness owns the server's files:
     /// uploads are then checked on the server side too.
     pub server_root: Option<PathBuf>,
+    /// A folder on the server each session changes into after its login, so that a run
+    /// against someone else's server keeps its uploads in one place (`run --target`).
+    pub work_dir: Option<String>,
 }
 
 /// How the session reached the server.
@@ -225,9 +228,17 @@ fn tls_context(scenario: &Scenario, endpoint: &Endpoint) -> Result<TlsContext, R
             .unwrap_or_else(|| endpoint.tls_name.clone()),
         client_cert: spec.client_cert,
     };
-    TlsContext::build(&knobs, &endpoint.trust).map_err(|source| RunError::Tls {
-        scenario: scenario.id.clone(),
-        source,
+    TlsContext::build(&knobs, &endpoint.trust).map_err(|source| match source {
+        // What the endpoint was not given makes the scenario not applicable, not wrong.
+        TlsSetupError::NoClientIdentity => RunError::NotApplicable(
+            "the scenario presents a client certificate, and none was given \
+             (--client-cert and --client-key)"
+                .into(),
+        ),
+        source => RunError::Tls {
+            scenario: scenario.id.clone(),
+            source,
+        },
     })
 }
 
@@ -395,7 +406,11 @@ impl RunState<'_> {
             Step::Login => {
                 session
                     .login(&self.endpoint.user, &self.endpoint.password)
-                    .await
+                    .await?;
+                match &self.endpoint.work_dir {
+                    Some(dir) => session.command_ok(&format!("CWD {dir}")).await.map(drop),
+                    None => Ok(()),
+                }
             }
             Step::LoginAs(credentials) => {
                 session

@@ -188,6 +188,7 @@ pub async fn start(
                 // The emulator gives each control connection its own root, numbered from 1;
                 // a cell makes one.
                 server_root: Some(root.path().join("session-1")),
+                work_dir: None,
             };
             Ok(Running {
                 endpoint,

@@ -203,6 +203,7 @@ pub async fn start(
         password: account.password.clone(),
         trust: pki.trust(),
         server_root: Some(prepared.root.clone()),
+        work_dir: None,
     };
     Ok(NativeServer {
         endpoint,
