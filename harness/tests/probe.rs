@@ -290,6 +290,19 @@ fn probe_profile(
     let url = served.urls.first().expect("a URL").clone();
     let report = probe(&url, &served.ca);
     assert_eq!(report["completed"], true, "{column}: {report:#}");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("docs/probe-schema.json")).expect("schema"),
+    )
+    .expect("the schema is JSON");
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{column}: --json does not fit the schema: {errors:#?}"
+    );
     // Bounded, and nothing ran out of it on a responsive server.
     for finding in report["findings"].as_array().expect("findings") {
         let detail = finding["detail"].as_str().unwrap_or_default();
@@ -391,4 +404,90 @@ fn probe_finds_what_the_matrix_says_and_its_recipes_work() {
     assert_eq!(verdict(pure, "clear_data_allowed").0, "yes");
     assert_eq!(verdict(pure, "reuse_required_tls12").0, "no");
     assert_eq!(verdict(pure, "reuse_required_tls13").0, "no");
+}
+
+/// Every file below `root`, relative, sorted.
+fn listing(root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("readable").flatten() {
+            let path = entry.path();
+            names.push(path.strip_prefix(root).unwrap().display().to_string());
+            if path.is_dir() {
+                folders.push(path);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn run_target_runs_the_whole_corpus_and_leaves_the_server_as_it_found_it() {
+    let mut targets = vec![("filezilla-like", "fz-1.x")];
+    if real_servers_here() {
+        targets.push(("vsftpd", "explicit-strict"));
+    }
+    for (server, profile) in targets {
+        let served = serve(server, profile).expect("serve");
+        // The served login folder: next to the CA (emulator) or beside certs/ (native).
+        let instance = if server == "filezilla-like" {
+            served.ca.parent().unwrap().to_path_buf()
+        } else {
+            served.ca.parent().unwrap().parent().unwrap().to_path_buf()
+        };
+        let root = instance.join("root");
+        std::fs::write(root.join("partner-data.txt"), "theirs").expect("a file of theirs");
+        let before = listing(&root);
+        let reports = tempfile::tempdir().expect("temp dir");
+        let output = ftps_compat()
+            .args(["run", "--target", &served.urls[0], "--ca"])
+            .arg(&served.ca)
+            .arg("--report-dir")
+            .arg(reports.path())
+            .output()
+            .expect("run --target");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // Deviations from `expect:` are answers (exit 1), never bad input (exit 2).
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{server}/{profile}: {}\n{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains("uploads go to the folder ftps-compat-"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("removed the folder ftps-compat-"),
+            "{stdout}"
+        );
+        let summary = stdout
+            .lines()
+            .find(|l| l.starts_with("target/127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no summary row in\n{stdout}"));
+        assert!(summary.ends_with("(external)") || summary.contains("(external)"));
+        // Not works cells show their transcript; works cells only their line.
+        assert!(stdout.contains("    outcome: refused at step"), "{stdout}");
+        assert_eq!(
+            listing(&root),
+            before,
+            "{server}/{profile} left files behind"
+        );
+        let results: Value = serde_json::from_str(
+            &std::fs::read_to_string(reports.path().join("results.json")).expect("results"),
+        )
+        .expect("JSON");
+        let cells = results["cells"].as_array().expect("cells");
+        assert!(cells.len() > 50, "{} cells", cells.len());
+        assert!(cells.iter().all(|c| c["backend"] == "external"));
+        let client_cert = cells
+            .iter()
+            .find(|c| c["scenario"] == "client-cert")
+            .expect("the client-cert cell");
+        assert_eq!(client_cert["outcome"]["class"], "skipped");
+        eprintln!("{server}/{profile}: login folder before and after: {before:?}");
+    }
 }
