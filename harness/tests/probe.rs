@@ -1,7 +1,7 @@
 //! `probe` against every server profile, each started with `serve` as a user would: the
 //! findings agree with what the matrix says for that profile (reports/results.json), the
-//! `--json` form fits docs/probe-schema.json, and the printed curl and Python ftplib
-//! recipes upload and download a file for real. Real servers need root and
+//! `--json` form fits docs/probe-schema.json, and the printed curl, Python ftplib and
+//! lftp recipes upload and download a file for real. Real servers need root and
 //! ci/setup-debian.sh; elsewhere they are skipped with the reason, in CI (CI set) never.
 
 use std::collections::BTreeMap;
@@ -81,10 +81,10 @@ fn serve(server: &str, profile: &str) -> Option<Served> {
     None
 }
 
-/// `probe URL --ca CA --json`, parsed.
+/// `probe URL --ca CA --json --write-dir .`, parsed.
 fn probe(url: &str, ca: &Path) -> Value {
     let output = ftps_compat()
-        .args(["probe", url, "--json", "--ca"])
+        .args(["probe", url, "--json", "--write-dir", ".", "--ca"])
         .arg(ca)
         .output()
         .expect("probe runs");
@@ -137,11 +137,6 @@ fn matrix() -> BTreeMap<String, BTreeMap<String, String>> {
 fn agrees_with_matrix(column: &str, report: &Value, cells: &BTreeMap<String, String>) {
     let implicit = report["reached"]["mode"] == "implicit";
     let tls13 = verdict(report, "tls13_accepted").0 == "yes";
-    let no_prot = if implicit {
-        "implicit-no-prot-clear-data"
-    } else {
-        "no-prot"
-    };
     let reuse = if tls13 {
         "reuse_required_tls13"
     } else {
@@ -149,14 +144,25 @@ fn agrees_with_matrix(column: &str, report: &Value, cells: &BTreeMap<String, Str
     };
     // (scenario, whether `works` there means "yes", question)
     let mut pairs = vec![
-        (no_prot, false, "prot_p_required"),
         ("no-session-reuse", false, reuse),
         ("happy-path-tls12", true, "tls12_accepted"),
         ("happy-path-tls13", true, "tls13_accepted"),
         ("ccc", true, "ccc"),
+        ("upload-no-close-notify", false, "upload_needs_close_notify"),
     ];
     if implicit {
         pairs.push(("implicit-no-prot-tls-data", true, "protected_by_default"));
+        // Required when neither TLS nor clear data works without PROT.
+        let works = |s: &str| cells.get(s).map(|c| c == "works");
+        if let (Some(tls), Some(clear)) = (
+            works("implicit-no-prot-tls-data"),
+            works("implicit-no-prot-clear-data"),
+        ) {
+            let expected = if !tls && !clear { "yes" } else { "no" };
+            assert_eq!(verdict(report, "prot_p_required").0, expected, "{column}");
+        }
+    } else {
+        pairs.push(("no-prot", false, "prot_p_required"));
     }
     let mut compared = 0;
     for (scenario, works_means_yes, question) in pairs {
@@ -182,7 +188,7 @@ fn agrees_with_matrix(column: &str, report: &Value, cells: &BTreeMap<String, Str
 /// Runs the printed curl commands and ftplib program in a fresh folder: an upload, then
 /// a download that must give back the same bytes.
 fn run_recipes(column: &str, report: &Value, password: &str) {
-    for client in ["curl", "Python ftplib"] {
+    for client in ["curl", "Python ftplib", "lftp"] {
         let recipe = report["recipes"]
             .as_array()
             .expect("recipes")
@@ -203,6 +209,15 @@ fn run_recipes(column: &str, report: &Value, password: &str) {
                     ]
                 })
                 .collect()
+        } else if client == "lftp" {
+            std::fs::write(dir.path().join("recipe.lftp"), text).expect("script");
+            vec![vec![
+                "timeout".into(),
+                "60".into(),
+                "lftp".into(),
+                "-f".into(),
+                "recipe.lftp".into(),
+            ]]
         } else {
             std::fs::write(dir.path().join("recipe.py"), text).expect("program");
             vec![vec![
@@ -217,6 +232,9 @@ fn run_recipes(column: &str, report: &Value, password: &str) {
                 .args(&command[1..])
                 .current_dir(dir.path())
                 .env("FTP_PASSWORD", password)
+                .env("LFTP_PASSWORD", password)
+                // lftp reads its settings from HOME too: none of the user's.
+                .env("HOME", dir.path())
                 .output()
                 .expect("the recipe runs");
             assert!(
@@ -290,6 +308,12 @@ fn probe_profile(
     let url = served.urls.first().expect("a URL").clone();
     let report = probe(&url, &served.ca);
     assert_eq!(report["completed"], true, "{column}: {report:#}");
+    assert_eq!(verdict(&report, "upload_works").0, "yes", "{column}");
+    assert_eq!(
+        verdict(&report, "write_folder_removed").0,
+        "yes",
+        "{column}"
+    );
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("docs/probe-schema.json")).expect("schema"),
     )

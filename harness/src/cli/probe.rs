@@ -29,6 +29,10 @@ pub struct ProbeArgs {
     /// Print the report as JSON (docs/probe.md) instead of text.
     #[arg(long)]
     json: bool,
+    /// Also try uploads, in a new folder below DIR on the server (`.`: the login folder),
+    /// removed afterwards. Without it the probe writes nothing.
+    #[arg(long, value_name = "DIR")]
+    write_dir: Option<String>,
     /// Also show each finding's transcript.
     #[arg(long)]
     verbose: bool,
@@ -52,6 +56,7 @@ pub fn probe(args: ProbeArgs) -> Result<i32, UsageError> {
     let options = ProbeOptions {
         insecure: args.insecure,
         ca_file: args.ca.as_ref().map(|p| p.display().to_string()),
+        write_dir: args.write_dir.clone(),
         limit,
         // Each check waits at most this long for one reply: a tenth of the whole.
         wait: (limit / 10).clamp(
@@ -102,7 +107,7 @@ pub fn render(report: &ProbeReport, verbose: bool) -> String {
                 line(format!("  note: {note}"));
             }
         }
-        None => line("probe: no FTPS server answered".into()),
+        None => line("probe: no FTPS session could be started at this URL".into()),
     }
     let identity = &report.identity;
     if let Some(product) = &identity.product {
@@ -146,6 +151,14 @@ pub fn render(report: &ProbeReport, verbose: bool) -> String {
                 line(format!("           | {evidence}"));
             }
         }
+    }
+    if report.timed_out {
+        line(String::new());
+        line(
+            "warning: the probe's time limit ran out (--timeout): the unknown findings were \
+             not asked, and the recipes assume only what was found"
+                .into(),
+        );
     }
     if !report.recipes.is_empty() {
         line(String::new());

@@ -236,7 +236,7 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         server: "target".into(),
         profile: format!("{}:{port}", url.tls_name),
         backend: BackendKind::External,
-        source: ServerSource::External(endpoint.clone()),
+        source: ServerSource::External(Box::new(endpoint.clone())),
         about: format!("the server named by --target ({})", url.display_given()),
         mode: Some(mode),
         version: None,

@@ -81,7 +81,7 @@ pub fn endpoint(
     }
     let reached = runtime
         .block_on(probe::reach(
-            &url,
+            url,
             &trust,
             std::time::Duration::from_secs(10),
         ))

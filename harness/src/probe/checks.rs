@@ -8,12 +8,15 @@ use serde::Serialize;
 use crate::client::data::{DataMode, DataTls};
 use crate::client::tls::{TlsVersion, Verify};
 use crate::runner::ConnectMode;
-use crate::scenario::{Arg, ClientSpec, Connect, Dur, Expect, RowKind, Scenario, Step};
+use crate::scenario::{
+    Arg, ClientSpec, Connect, Download, Dur, Expect, RowKind, Scenario, Size, Step, Upload,
+};
 
 /// What the probe asks. Each is answered yes, no or unknown, with the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Question {
+    Reached,
     CertificateVerifies,
     LoginWorks,
     Tls12Accepted,
@@ -36,11 +39,15 @@ pub enum Question {
     PasvNamesOtherHost,
     Ccc,
     Rest,
+    UploadWorks,
+    UploadNeedsCloseNotify,
+    WriteFolderRemoved,
 }
 
 impl Question {
     pub fn text(self) -> &'static str {
         match self {
+            Question::Reached => "Does the server answer FTPS at this URL?",
             Question::CertificateVerifies => "Does the certificate verify?",
             Question::LoginWorks => "Does the login work over TLS?",
             Question::Tls12Accepted => "Is TLS 1.2 accepted?",
@@ -65,6 +72,9 @@ impl Question {
             Question::PasvNamesOtherHost => "Does PASV name another address than the server's?",
             Question::Ccc => "Is CCC accepted?",
             Question::Rest => "Is REST accepted?",
+            Question::UploadWorks => "Does an upload work (and read back the same)?",
+            Question::UploadNeedsCloseNotify => "Must an upload end with TLS close_notify?",
+            Question::WriteFolderRemoved => "Was the probe's upload folder removed?",
         }
     }
 }
@@ -237,5 +247,26 @@ impl Base {
         let mut steps = self.protected_login();
         steps.push(Step::Raw("REST 0".into()));
         self.scenario("rest", self.client(), steps)
+    }
+
+    /// A protected upload into `folder`, ending with or without close_notify, then its
+    /// download, checked against what was sent.
+    pub fn upload(&self, folder: &str, file: &str, close_notify: bool) -> Scenario {
+        let mut client = self.client();
+        client.data.close_notify = close_notify;
+        let mut steps = self.protected_login();
+        steps.push(Step::Cwd(folder.into()));
+        steps.push(Step::Stor(Upload {
+            path: file.into(),
+            size: Size(256 << 10),
+            seed: 7,
+            rest: None,
+        }));
+        steps.push(Step::Retr(Download {
+            path: file.into(),
+            rest: None,
+            verify: true,
+        }));
+        self.scenario("upload", client, steps)
     }
 }

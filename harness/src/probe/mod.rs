@@ -34,6 +34,9 @@ pub struct ProbeOptions {
     pub wait: Duration,
     /// The `--ca` file, named in the recipes.
     pub ca_file: Option<String>,
+    /// `--write-dir`: uploads are tried in a new folder below this one (`.` is the login
+    /// folder), removed afterwards.
+    pub write_dir: Option<String>,
 }
 
 /// Yes, no, or not found out (and why, in the detail).
@@ -90,6 +93,8 @@ pub struct ProbeReport {
     pub duration_ms: u64,
     /// Whether the server was reached and logged into (exit code 0); else 1.
     pub completed: bool,
+    /// The probe's time limit ran out: some questions are unanswered.
+    pub timed_out: bool,
 }
 
 impl ProbeReport {
@@ -122,17 +127,19 @@ pub async fn probe(
         recipes: Vec::new(),
         duration_ms: 0,
         completed: false,
+        timed_out: false,
     };
     let mut prober = Prober {
         deadline,
         findings: Vec::new(),
+        timed_out: false,
     };
     let reached = match tokio::time::timeout(options.limit, reach(url, &trust, options.wait)).await
     {
         Ok(Ok(reached)) => Some(reached),
         Ok(Err(notes)) => {
             prober.say(
-                Question::LoginWorks,
+                Question::Reached,
                 Verdict::No,
                 notes.last().cloned().unwrap_or_default(),
                 notes,
@@ -142,6 +149,12 @@ pub async fn probe(
         Err(_) => None,
     };
     if let Some(reached) = reached {
+        prober.say(
+            Question::Reached,
+            Verdict::Yes,
+            format!("{} answered", reached.url),
+            vec![],
+        );
         let mut endpoint = url.endpoint(reached.mode, reached.port);
         endpoint.trust = trust;
         let verify = prober.certificate(&endpoint, &reached, options).await;
@@ -155,15 +168,24 @@ pub async fn probe(
             report.completed = prober
                 .questions(&base, &endpoint, &mut report.identity)
                 .await;
+            if report.completed {
+                prober
+                    .uploads(&base, &endpoint, options.write_dir.as_deref())
+                    .await;
+            }
         }
     }
+    report.timed_out = prober.timed_out;
     report.findings = prober.findings;
-    report.recipes = recipes::all(
-        &report,
-        &url.user,
-        &url.tls_name,
-        options.ca_file.as_deref(),
-    );
+    // Recipes only for a server that was logged into: they rest on the findings.
+    if report.completed {
+        report.recipes = recipes::all(
+            &report,
+            &url.user,
+            &url.tls_name,
+            options.ca_file.as_deref(),
+        );
+    }
     report.duration_ms = clock.elapsed().as_millis() as u64;
     report
 }
@@ -232,6 +254,7 @@ pub async fn reach(
 struct Prober {
     deadline: Instant,
     findings: Vec<Finding>,
+    timed_out: bool,
 }
 
 /// The lines of a run, for evidence.
@@ -294,13 +317,17 @@ impl Prober {
     }
 
     /// Runs one check within what is left of the probe's time.
-    async fn run(&self, scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, String> {
+    async fn run(&mut self, scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, String> {
         let left = self.left();
         if left.is_zero() {
-            return Err("not asked: the probe's time limit ran out".into());
+            self.timed_out = true;
+            return Err("not asked: the probe's time limit ran out (--timeout)".into());
         }
         match tokio::time::timeout(left, runner::run(scenario, endpoint)).await {
-            Err(_) => Err("not answered: the probe's time limit ran out".into()),
+            Err(_) => {
+                self.timed_out = true;
+                Err("not answered: the probe's time limit ran out (--timeout)".into())
+            }
             Ok(Err(e)) => Err(format!("not asked: {e}")),
             Ok(Ok(result)) => Ok(result),
         }
@@ -463,6 +490,79 @@ impl Prober {
         true
     }
 
+    /// Uploads with and without close_notify, in a folder of the probe's own.
+    async fn uploads(&mut self, base: &checks::Base, endpoint: &Endpoint, parent: Option<&str>) {
+        let Some(parent) = parent else {
+            for question in [Question::UploadWorks, Question::UploadNeedsCloseNotify] {
+                let why = "not asked: the probe writes nothing unless given --write-dir DIR";
+                self.say(question, Verdict::Unknown, why.into(), vec![]);
+            }
+            return;
+        };
+        let name = crate::target::work_dir_name().replace("ftps-compat-", "ftps-compat-probe-");
+        let folder = match parent.trim_end_matches('/') {
+            "" | "." => name,
+            parent => format!("{parent}/{name}"),
+        };
+        if let Err(why) = crate::target::make_work_dir(endpoint, base.verify, &folder).await {
+            for question in [Question::UploadWorks, Question::UploadNeedsCloseNotify] {
+                let detail = format!("not asked: cannot make the folder {folder}: {why}");
+                self.say(question, Verdict::Unknown, detail, vec![]);
+            }
+            return;
+        }
+        let works = self
+            .ask(
+                Question::UploadWorks,
+                base.upload(&folder, "probe.bin", true),
+                endpoint,
+                |r| match failed_step(r) {
+                    None => (Verdict::Yes, "256 KiB up and back, the same bytes".into()),
+                    Some(_) => (Verdict::No, failure_line(r)),
+                },
+            )
+            .await
+            .is_some_and(|r| r.outcome == Outcome::Completed);
+        if works {
+            self.ask(
+                Question::UploadNeedsCloseNotify,
+                base.upload(&folder, "probe-no-close-notify.bin", false),
+                endpoint,
+                |r| match failed_step(r) {
+                    None => (
+                        Verdict::No,
+                        "an upload closed without close_notify works".into(),
+                    ),
+                    Some(_) => (
+                        Verdict::Yes,
+                        format!("without close_notify: {}", failure_line(r)),
+                    ),
+                },
+            )
+            .await;
+        } else {
+            self.say(
+                Question::UploadNeedsCloseNotify,
+                Verdict::Unknown,
+                "not asked: no upload works".into(),
+                vec![],
+            );
+        }
+        let files = [
+            "probe.bin".to_string(),
+            "probe-no-close-notify.bin".to_string(),
+        ];
+        let (verdict, detail) =
+            match crate::target::remove_work_dir(endpoint, base.verify, &folder, &files).await {
+                Ok(()) => (Verdict::Yes, format!("{folder} and its files are gone")),
+                Err(why) => (
+                    Verdict::No,
+                    format!("{folder} is still there ({why}): remove it by hand"),
+                ),
+            };
+        self.say(Question::WriteFolderRemoved, verdict, detail, vec![]);
+    }
+
     async fn auth_mechanisms(&mut self, base: &checks::Base, endpoint: &Endpoint) {
         for (question, mechanism) in [
             (Question::AuthTls, "TLS"),
@@ -495,37 +595,78 @@ impl Prober {
 
     async fn protection(&mut self, base: &checks::Base, endpoint: &Endpoint) {
         if base.mode == ConnectMode::Implicit {
-            // Implicit clients often send no PROT: is the data then protected?
+            // Implicit clients often send no PROT and speak TLS on the data connection:
+            // protected by default answers both questions.
+            let result = self
+                .ask(
+                    Question::ProtectedByDefault,
+                    base.no_prot(DataTls::On),
+                    endpoint,
+                    |r| match failed_step(r) {
+                        None => (Verdict::Yes, "a TLS listing without PBSZ/PROT works".into()),
+                        Some((step, failure)) => (
+                            Verdict::No,
+                            format!(
+                                "{} (at {}, TLS data, no PROT)",
+                                failure_text(failure),
+                                step_label(r, step)
+                            ),
+                        ),
+                    },
+                )
+                .await;
+            let protected = result
+                .as_ref()
+                .is_some_and(|r| r.outcome == Outcome::Completed);
+            // PROT P is required when neither protected nor clear data works without it.
+            let clear = self.run(&base.no_prot(DataTls::Off), endpoint).await;
+            let (verdict, detail, ev) = match (&clear, protected) {
+                (Err(why), _) => (Verdict::Unknown, why.clone(), vec![]),
+                (Ok(r), true) => (
+                    Verdict::No,
+                    "no: data is protected without them".to_string(),
+                    evidence(r),
+                ),
+                (Ok(r), false) => match failed_step(r) {
+                    None => (
+                        Verdict::No,
+                        "no: clear data is the default without them".to_string(),
+                        evidence(r),
+                    ),
+                    Some((step, failure)) => (
+                        Verdict::Yes,
+                        format!(
+                            "{} (at {}, clear data, no PROT); TLS data without PROT fails too",
+                            failure_text(failure),
+                            step_label(r, step)
+                        ),
+                        evidence(r),
+                    ),
+                },
+            };
+            self.say(Question::ProtPRequired, verdict, detail, ev);
+        } else {
             self.ask(
-                Question::ProtectedByDefault,
-                base.no_prot(DataTls::On),
+                Question::ProtPRequired,
+                base.no_prot(DataTls::Off),
                 endpoint,
                 |r| match failed_step(r) {
-                    None => (Verdict::Yes, "a TLS listing without PBSZ/PROT works".into()),
-                    Some((_, failure)) => (
+                    None => (
                         Verdict::No,
-                        format!("{} without PROT", failure_text(failure)),
+                        "a clear listing without PBSZ/PROT works".into(),
+                    ),
+                    Some((step, failure)) => (
+                        Verdict::Yes,
+                        format!(
+                            "{} (at {}, clear data, no PROT)",
+                            failure_text(failure),
+                            step_label(r, step)
+                        ),
                     ),
                 },
             )
             .await;
         }
-        self.ask(
-            Question::ProtPRequired,
-            base.no_prot(DataTls::Off),
-            endpoint,
-            |r| match failed_step(r) {
-                None => (
-                    Verdict::No,
-                    "a clear listing without PBSZ/PROT works".into(),
-                ),
-                Some((_, failure)) => (
-                    Verdict::Yes,
-                    format!("{} on a clear listing without PROT", failure_text(failure)),
-                ),
-            },
-        )
-        .await;
         self.ask(
             Question::ClearDataAllowed,
             base.prot_c(),
@@ -605,7 +746,10 @@ impl Prober {
             base.sequence(),
             endpoint,
             |r| match failed_step(r) {
-                None => (Verdict::Yes, resumed_line(r)),
+                None => (
+                    Verdict::Yes,
+                    format!("all 6 listings work; {}", resumed_line(r)),
+                ),
                 Some((step, failure)) => (
                     Verdict::No,
                     format!("listing {} of 6: {}", step - 4, failure_text(failure)),

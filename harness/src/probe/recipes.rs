@@ -68,6 +68,11 @@ struct Needs {
     reuse_on_tls13: bool,
     /// PASV fails but EPSV works.
     epsv_only: bool,
+    /// PASV names another address than the server's.
+    pasv_elsewhere: bool,
+    /// Uploads must end with close_notify: yes, no, or not probed (None).
+    close_notify: Option<bool>,
+    tls13: bool,
     /// EPSV fails but PASV works.
     pasv_only: bool,
 }
@@ -93,6 +98,13 @@ impl Needs {
             tls12_only: yes(Question::Tls12Accepted) && tls13_trouble,
             reuse_on_tls13: yes(Question::ReuseRequiredTls13),
             epsv_only: no(Question::Pasv) && yes(Question::Epsv),
+            pasv_elsewhere: yes(Question::PasvNamesOtherHost),
+            close_notify: match report.verdict(Question::UploadNeedsCloseNotify) {
+                Verdict::Yes => Some(true),
+                Verdict::No => Some(false),
+                Verdict::Unknown => None,
+            },
+            tls13: yes(Question::Tls13Accepted),
             pasv_only: no(Question::Epsv) && yes(Question::Pasv),
         })
     }
@@ -145,9 +157,29 @@ fn curl(n: &Needs) -> Recipe {
                 .into(),
         );
     }
-    if n.tls12_only {
+    // curl before 8.11 can close a TLS 1.3 upload before its close_notify is read (the
+    // server's session tickets are still unread): a server that needs it then says 426.
+    let upload_on_tls12 = n.tls13 && n.close_notify == Some(true);
+    if n.tls12_only || upload_on_tls12 {
         options.push("--tls-max 1.2".into());
+    }
+    if n.tls12_only {
         notes.push("TLS 1.3 fails on this server's data connections: hold curl to 1.2".into());
+    }
+    if upload_on_tls12 {
+        notes.push(
+            "uploads must end with close_notify here, and curl before 8.11 does not always \
+             deliver it on TLS 1.3 (the upload ends in 426): hold it to 1.2, or use curl 8.11 \
+             or later"
+                .into(),
+        );
+    }
+    if n.tls13 && n.close_notify.is_none() {
+        notes.push(
+            "uploads were not probed (--write-dir): if they end in 426 with curl before 8.11, \
+             add --tls-max 1.2"
+                .into(),
+        );
     }
     if n.pasv_only {
         options.push("--disable-epsv".into());
@@ -157,6 +189,13 @@ fn curl(n: &Needs) -> Recipe {
         notes.push(
             "the server requires TLS session reuse: curl resumes by default; do not pass \
              --no-sessionid"
+                .into(),
+        );
+    }
+    if n.pasv_elsewhere {
+        notes.push(
+            "PASV names another address: curl 7.74 and later ignore it (--ftp-skip-pasv-ip, \
+             the default); do not pass --no-ftp-skip-pasv-ip"
                 .into(),
         );
     }
@@ -202,11 +241,20 @@ fn lftp(n: &Needs) -> Recipe {
         settings.push("set ftp:prefer-epsv yes".into());
         notes.push("PASV fails here; lftp uses PASV unless told to prefer EPSV".into());
     }
+    if n.pasv_elsewhere {
+        settings.push("set ftp:ignore-pasv-address yes".into());
+        notes.push("PASV names another address: connect to the server's own instead".into());
+    }
     let scheme = if n.implicit() { "ftps" } else { "ftp" };
     settings.push(format!(
-        "open -u {},$FTP_PASSWORD {scheme}://{}:{}",
+        "open -u {} --env-password {scheme}://{}:{}",
         n.user, n.host, n.port
     ));
+    notes.push(
+        "lftp scripts expand no variables: --env-password reads $LFTP_PASSWORD, so run \
+         LFTP_PASSWORD=\"$FTP_PASSWORD\" lftp -f this-file"
+            .into(),
+    );
     settings.push("put local.bin -o remote.bin".into());
     settings.push("get remote.bin -o copy.bin".into());
     Recipe {
@@ -348,13 +396,18 @@ fn fluentftp(n: &Needs) -> Recipe {
         );
     }
     if let Some(ca) = n.trust.ca() {
-        lines.push(format!(
-            "client.ValidateCertificate += (c, e) => {{ e.Accept = /* e.Chain ends at the CA in {ca} */ false; }};"
-        ));
+        lines.push(
+            "client.ValidateCertificate += (c, e) => e.Accept = e.PolicyErrors == SslPolicyErrors.None;"
+                .into(),
+        );
         notes.push(format!(
-            "the certificate is signed by the CA in {ca}, which .NET does not trust by itself: \
-             accept it in ValidateCertificate"
+            "the certificate is signed by the CA in {ca}: add it to the machine's trusted \
+             roots, or check e.Chain against it in ValidateCertificate"
         ));
+    }
+    if n.pasv_elsewhere {
+        lines.push("client.Config.DataConnectionType = FtpDataConnectionType.PASVEX;".into());
+        notes.push("PASV names another address: PASVEX connects to the server's own".into());
     }
     if n.pasv_only {
         lines.push("client.Config.DataConnectionType = FtpDataConnectionType.PASV;".into());
@@ -369,7 +422,14 @@ fn fluentftp(n: &Needs) -> Recipe {
     ]);
     Recipe {
         client: "FluentFTP",
-        support: if n.trust.ca().is_some() {
+        support: if n.implicit() && n.reuse {
+            notes.push(
+                "implicit FTPS with session reuse: .NET's SslStream may resume on Windows; the \
+                 GnuTLS stream, the fix elsewhere, supports explicit mode only"
+                    .into(),
+            );
+            Support::No
+        } else if n.trust.ca().is_some() {
             Support::Code
         } else {
             Support::Settings
@@ -410,6 +470,8 @@ fn commons_net(n: &Needs) -> Recipe {
         "ftp.execPROT(\"P\");".into(),
         "ftp.enterLocalPassiveMode();".into(),
         "ftp.setFileType(FTP.BINARY_FILE_TYPE);".into(),
+        "ftp.storeFile(\"remote.bin\", new FileInputStream(\"local.bin\"));".into(),
+        "ftp.retrieveFile(\"remote.bin\", new FileOutputStream(\"copy.bin\"));".into(),
     ]);
     if n.pasv_only {
         notes.push("EPSV fails here: leave setUseEPSVwithIPv4 off (the default)".into());
@@ -418,6 +480,11 @@ fn commons_net(n: &Needs) -> Recipe {
         lines.push("ftp.setUseEPSVwithIPv4(true);".into());
     }
     let support = if n.reuse {
+        lines.insert(
+            1,
+            "// plus the session-reuse workaround in the notes: without it, transfers are refused"
+                .into(),
+        );
         notes.push(
             "the server requires TLS session reuse, which JSSE gives no API for: the known \
              workaround overrides _prepareDataSocket_ and copies the control session into the \
@@ -481,6 +548,18 @@ fn jlaffaye(n: &Needs) -> Recipe {
         "err = c.Login(\"{}\", os.Getenv(\"FTP_PASSWORD\"))",
         n.user
     ));
+    lines.push("local, err := os.Open(\"local.bin\")".into());
+    lines.push("err = c.Stor(\"remote.bin\", local)".into());
+    lines.push(
+        "r, err := c.Retr(\"remote.bin\") // io.Copy it into copy.bin, then r.Close()".into(),
+    );
+    if n.pasv_elsewhere {
+        notes.push(
+            "PASV names another address, which jlaffaye/ftp ignores only when it looks bogus: \
+             the EPSV it tries first avoids it"
+                .into(),
+        );
+    }
     Recipe {
         client: "Go jlaffaye/ftp",
         support: Support::Settings,
@@ -503,8 +582,16 @@ fn winscp(n: &Needs) -> Recipe {
              fingerprint with -certificate"
         ));
     }
+    let mut raw = Vec::new();
     if n.tls12_only {
-        open.push_str(" -rawsettings MaxTlsVersion=12");
+        raw.push("MaxTlsVersion=12");
+    }
+    if n.pasv_elsewhere {
+        raw.push("FtpForcePasvIp2=0");
+        notes.push("PASV names another address: FtpForcePasvIp2=0 uses the server's own".into());
+    }
+    if !raw.is_empty() {
+        open.push_str(&format!(" -rawsettings {}", raw.join(" ")));
     }
     let lines = [
         open,

@@ -51,7 +51,7 @@ pub enum ServerSource {
     Real(Arc<ServerSpec>),
     /// A real server in a container of its image.
     Container(Arc<ServerSpec>),
-    External(Endpoint),
+    External(Box<Endpoint>),
 }
 
 pub struct Running {
@@ -210,7 +210,7 @@ pub async fn start(
             })
         }
         ServerSource::External(endpoint) => Ok(Running {
-            endpoint: endpoint.clone(),
+            endpoint: (**endpoint).clone(),
             instance: Instance::External,
         }),
     }
