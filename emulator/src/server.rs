@@ -63,7 +63,11 @@ impl Emulator {
     pub async fn start(opts: EmulatorOptions) -> io::Result<Emulator> {
         let tls = TlsContext::new(&opts.profile, opts.cert_chain, opts.key)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        tokio::fs::create_dir_all(&opts.root).await?;
+        // Checked before any await: a start cancelled midway must not leave a blocking
+        // create_dir_all behind that brings back a folder its owner has just removed.
+        if !opts.root.is_dir() {
+            std::fs::create_dir_all(&opts.root)?;
+        }
         let log = EventLog::default();
         let explicit = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let implicit = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;

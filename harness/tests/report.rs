@@ -116,6 +116,7 @@ fn tls(channel: Channel, kind: HandshakeKind) -> Event {
             cipher: "TLS13_AES_256_GCM_SHA384".into(),
             kind,
             alpn: None,
+            peer_certificate: None,
         },
     }
 }

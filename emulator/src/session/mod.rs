@@ -64,7 +64,11 @@ pub(crate) async fn run(
         Roots::PerSession => sh.root.join(format!("session-{id}")),
         Roots::Shared => sh.root.clone(),
     };
-    if let Err(e) = tokio::fs::create_dir_all(&root).await {
+    // Never the base too: a server being removed must not get its folder back from a
+    // session that was still starting.
+    if sh.roots == Roots::PerSession
+        && let Err(e) = tokio::fs::create_dir(&root).await
+    {
         log.line(format!("closed: cannot create session root: {e}"));
         return;
     }

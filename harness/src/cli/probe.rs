@@ -131,6 +131,25 @@ pub fn render(report: &ProbeReport, verbose: bool) -> String {
             .collect();
         line(format!("  FEAT:    {}", features.join(", ")));
     }
+    if let Some(cert) = &report.certificate {
+        line(format!("  certificate: {}", cert.subject));
+        line(format!("    names:     {}", cert.names.join(", ")));
+        line(format!(
+            "    issuer:    {}{}",
+            cert.issuer,
+            if cert.self_signed {
+                " (self-signed)"
+            } else {
+                ""
+            }
+        ));
+        line(format!(
+            "    valid:     {} to {}",
+            cert.not_before, cert.not_after
+        ));
+        line(format!("    key:       {}", cert.key));
+        line(format!("    sha256:    {}", cert.sha256));
+    }
     line(String::new());
     line("findings".into());
     let width = report

@@ -191,6 +191,10 @@ pub fn describe(conn: &rustls::ClientConnection) -> Handshake {
         cipher,
         kind,
         alpn,
+        peer_certificate: conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|leaf| leaf.to_vec()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! answers make a requirements table and a recipe per popular client ([`recipes`]).
 //! Non-destructive (logins, listings and harmless commands only) and bounded in time.
 
+pub mod certificate;
 pub mod checks;
 pub mod recipes;
 
@@ -17,6 +18,7 @@ use crate::runner::{self, ConnectMode, Endpoint, Outcome, RunResult};
 use crate::scenario::Scenario;
 use crate::target::{Reach, TargetUrl};
 use crate::transcript::{Channel, Event};
+pub use certificate::Certificate;
 pub use checks::Question;
 pub use recipes::Recipe;
 
@@ -78,6 +80,9 @@ pub struct Reached {
     pub mode: ConnectMode,
     pub port: u16,
     pub notes: Vec<String>,
+    /// The end-entity certificate of the session that answered (DER).
+    #[serde(skip)]
+    pub certificate_der: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +93,8 @@ pub struct ProbeReport {
     /// None when no mode answered.
     pub reached: Option<Reached>,
     pub identity: Identity,
+    /// The server's certificate, when a handshake got that far.
+    pub certificate: Option<Certificate>,
     pub findings: Vec<Finding>,
     pub recipes: Vec<Recipe>,
     pub duration_ms: u64,
@@ -123,6 +130,7 @@ pub async fn probe(
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         reached: None,
         identity: Identity::default(),
+        certificate: None,
         findings: Vec::new(),
         recipes: Vec::new(),
         duration_ms: 0,
@@ -149,6 +157,10 @@ pub async fn probe(
         Err(_) => None,
     };
     if let Some(reached) = reached {
+        report.certificate = reached
+            .certificate_der
+            .as_deref()
+            .and_then(certificate::read);
         prober.say(
             Question::Reached,
             Verdict::Yes,
@@ -225,11 +237,19 @@ pub async fn reach(
                 if several {
                     notes.push(format!("{shown} answered"));
                 }
+                let certificate_der = result.transcript.events.iter().find_map(|e| match e {
+                    Event::Tls {
+                        channel: Channel::Control,
+                        handshake,
+                    } => handshake.peer_certificate.clone(),
+                    _ => None,
+                });
                 return Ok(Reached {
                     url: shown,
                     mode,
                     port,
                     notes,
+                    certificate_der,
                 });
             }
             Ok(Ok(result)) => notes.push(format!("{shown}: {}", failure_line(&result))),

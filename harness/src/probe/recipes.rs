@@ -70,6 +70,8 @@ struct Needs {
     epsv_only: bool,
     /// PASV names another address than the server's.
     pasv_elsewhere: bool,
+    /// The certificate's SHA-256 fingerprint, for clients that pin it.
+    fingerprint: Option<String>,
     /// Uploads must end with close_notify: yes, no, or not probed (None).
     close_notify: Option<bool>,
     tls13: bool,
@@ -99,6 +101,7 @@ impl Needs {
             reuse_on_tls13: yes(Question::ReuseRequiredTls13),
             epsv_only: no(Question::Pasv) && yes(Question::Epsv),
             pasv_elsewhere: yes(Question::PasvNamesOtherHost),
+            fingerprint: report.certificate.as_ref().map(|c| c.sha256.clone()),
             close_notify: match report.verdict(Question::UploadNeedsCloseNotify) {
                 Verdict::Yes => Some(true),
                 Verdict::No => Some(false),
@@ -576,10 +579,11 @@ fn winscp(n: &Needs) -> Recipe {
         "give the password with -password or at the prompt".to_string(),
     ];
     if let Some(ca) = n.trust.ca() {
-        open.push_str(" -certificate=\"<SHA-256 fingerprint>\"");
+        let pin = n.fingerprint.as_deref().unwrap_or("<SHA-256 fingerprint>");
+        open.push_str(&format!(" -certificate=\"{pin}\""));
         notes.push(format!(
-            "the CA in {ca} is not in the Windows store: trust it there, or pin the server's \
-             fingerprint with -certificate"
+            "the CA in {ca} is not in the Windows store: -certificate pins this server's \
+             certificate by its SHA-256 fingerprint (or trust the CA in the store instead)"
         ));
     }
     let mut raw = Vec::new();

@@ -27,6 +27,7 @@ pub fn refused_listing(step: usize, code: u16, text: &str, closed: bool) -> RunR
             cipher: "TLS13_AES_256_GCM_SHA384".into(),
             kind: HandshakeKind::Full,
             alpn: None,
+            peer_certificate: None,
         },
     });
     t.push(Event::Reply {

@@ -50,6 +50,9 @@ pub struct Handshake {
     pub cipher: String,
     pub kind: HandshakeKind,
     pub alpn: Option<String>,
+    /// The server's end-entity certificate (DER), for `probe`; never printed.
+    #[serde(skip)]
+    pub peer_certificate: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
