@@ -515,3 +515,46 @@ fn run_target_runs_the_whole_corpus_and_leaves_the_server_as_it_found_it() {
         eprintln!("{server}/{profile}: login folder before and after: {before:?}");
     }
 }
+
+#[test]
+fn probe_reads_a_named_file_writes_its_report_and_leaves_the_folder_as_it_was() {
+    let served = serve("filezilla-like", "fz-1.x").expect("serve");
+    let root = served.ca.parent().unwrap().join("root");
+    std::fs::write(root.join("hello.txt"), "hello\n").expect("a file to read");
+    let before = listing(&root);
+    let reports = tempfile::tempdir().expect("temp dir");
+    let output = ftps_compat()
+        .args([
+            "probe",
+            &served.urls[0],
+            "--read",
+            "hello.txt",
+            "--write-dir",
+            ".",
+        ])
+        .args(["--ca".as_ref(), served.ca.as_os_str()])
+        .arg("--report-dir")
+        .arg(reports.path())
+        .output()
+        .expect("probe");
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("Does a download of the --read file work?"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.path().join("probe.json")).expect("probe.json"),
+    )
+    .expect("JSON");
+    assert_eq!(verdict(&json, "download_works"), ("yes", "6 bytes read"));
+    assert_ne!(verdict(&json, "ascii_by_default").0, "unknown");
+    assert_eq!(verdict(&json, "write_folder_removed").0, "yes");
+    let html = std::fs::read_to_string(reports.path().join("probe.html")).expect("probe.html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<h2>Findings</h2>") && html.contains("<h2>Recipes</h2>"));
+    for outside in ["<script", "src=\"http", "href=\"http", "url(http"] {
+        assert!(!html.contains(outside), "not self-contained: {outside}");
+    }
+    assert_eq!(listing(&root), before, "the probe left something behind");
+}

@@ -33,6 +33,12 @@ pub struct ProbeArgs {
     /// removed afterwards. Without it the probe writes nothing.
     #[arg(long, value_name = "DIR")]
     write_dir: Option<String>,
+    /// Also download this file (nothing is written).
+    #[arg(long, value_name = "PATH")]
+    read: Option<String>,
+    /// Also write probe.html (a self-contained page) and probe.json here.
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
     /// Also show each finding's transcript.
     #[arg(long)]
     verbose: bool,
@@ -57,6 +63,7 @@ pub fn probe(args: ProbeArgs) -> Result<i32, UsageError> {
         insecure: args.insecure,
         ca_file: args.ca.as_ref().map(|p| p.display().to_string()),
         write_dir: args.write_dir.clone(),
+        read: args.read.clone(),
         limit,
         // Each check waits at most this long for one reply: a tenth of the whole.
         wait: (limit / 10).clamp(
@@ -66,7 +73,20 @@ pub fn probe(args: ProbeArgs) -> Result<i32, UsageError> {
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| UsageError(format!("starting the async runtime: {e}")))?;
+    if let Some(dir) = &args.report_dir {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            UsageError(format!(
+                "--report-dir {}: cannot create the folder: {e}",
+                dir.display()
+            ))
+        })?;
+    }
     let report = runtime.block_on(probe::probe(&url, trust, &options));
+    if let Some(dir) = &args.report_dir {
+        let page = ftps_compat::report::write_probe(&report, dir)
+            .map_err(|e| UsageError(format!("writing the report to {}: {e}", dir.display())))?;
+        eprintln!("report written to {}", page.display());
+    }
     if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| UsageError(format!("writing the JSON: {e}")))?;

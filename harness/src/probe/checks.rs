@@ -41,7 +41,9 @@ pub enum Question {
     Rest,
     UploadWorks,
     UploadNeedsCloseNotify,
+    AsciiByDefault,
     WriteFolderRemoved,
+    DownloadWorks,
 }
 
 impl Question {
@@ -74,7 +76,11 @@ impl Question {
             Question::Rest => "Is REST accepted?",
             Question::UploadWorks => "Does an upload work (and read back the same)?",
             Question::UploadNeedsCloseNotify => "Must an upload end with TLS close_notify?",
+            Question::AsciiByDefault => {
+                "Does a session start in ASCII mode (bytes changed without TYPE I)?"
+            }
             Question::WriteFolderRemoved => "Was the probe's upload folder removed?",
+            Question::DownloadWorks => "Does a download of the --read file work?",
         }
     }
 }
@@ -268,5 +274,38 @@ impl Base {
             verify: true,
         }));
         self.scenario("upload", client, steps)
+    }
+
+    /// The same upload and download without TYPE I: the session's default type.
+    pub fn default_type(&self, folder: &str, file: &str) -> Scenario {
+        let steps = vec![
+            Step::Login,
+            Step::Pbsz(Arg("0".into())),
+            Step::Prot("P".into()),
+            Step::Cwd(folder.into()),
+            Step::Stor(Upload {
+                path: file.into(),
+                size: Size(64 << 10),
+                seed: 8,
+                rest: None,
+            }),
+            Step::Retr(Download {
+                path: file.into(),
+                rest: None,
+                verify: true,
+            }),
+        ];
+        self.scenario("default-type", self.client(), steps)
+    }
+
+    /// A protected binary download of a file the user named.
+    pub fn read(&self, path: &str) -> Scenario {
+        let mut steps = self.protected_login();
+        steps.push(Step::Retr(Download {
+            path: path.into(),
+            rest: None,
+            verify: false,
+        }));
+        self.scenario("read", self.client(), steps)
     }
 }

@@ -39,6 +39,8 @@ pub struct ProbeOptions {
     /// `--write-dir`: uploads are tried in a new folder below this one (`.` is the login
     /// folder), removed afterwards.
     pub write_dir: Option<String>,
+    /// `--read`: a file on the server to download.
+    pub read: Option<String>,
 }
 
 /// Yes, no, or not found out (and why, in the detail).
@@ -181,6 +183,7 @@ pub async fn probe(
                 .questions(&base, &endpoint, &mut report.identity)
                 .await;
             if report.completed {
+                prober.read(&base, &endpoint, options.read.as_deref()).await;
                 prober
                     .uploads(&base, &endpoint, options.write_dir.as_deref())
                     .await;
@@ -455,6 +458,13 @@ impl Prober {
                 endpoint,
                 |r| match failed_step(r) {
                     None => (Verdict::Yes, format!("logged in as {}", endpoint.user)),
+                    Some(_) if endpoint.password.is_empty() => (
+                        Verdict::No,
+                        format!(
+                            "{}; no password was given (in the URL, or $FTP_PASSWORD)",
+                            failure_line(r)
+                        ),
+                    ),
                     Some(_) => (Verdict::No, failure_line(r)),
                 },
             )
@@ -510,10 +520,38 @@ impl Prober {
         true
     }
 
+    /// A download of the file the user named, if any.
+    async fn read(&mut self, base: &checks::Base, endpoint: &Endpoint, path: Option<&str>) {
+        let Some(path) = path else {
+            let why = "not asked: name a file with --read PATH";
+            self.say(
+                Question::DownloadWorks,
+                Verdict::Unknown,
+                why.into(),
+                vec![],
+            );
+            return;
+        };
+        self.ask(
+            Question::DownloadWorks,
+            base.read(path),
+            endpoint,
+            |r| match failed_step(r) {
+                None => (Verdict::Yes, transferred_line(r)),
+                Some(_) => (Verdict::No, failure_line(r)),
+            },
+        )
+        .await;
+    }
+
     /// Uploads with and without close_notify, in a folder of the probe's own.
     async fn uploads(&mut self, base: &checks::Base, endpoint: &Endpoint, parent: Option<&str>) {
         let Some(parent) = parent else {
-            for question in [Question::UploadWorks, Question::UploadNeedsCloseNotify] {
+            for question in [
+                Question::UploadWorks,
+                Question::UploadNeedsCloseNotify,
+                Question::AsciiByDefault,
+            ] {
                 let why = "not asked: the probe writes nothing unless given --write-dir DIR";
                 self.say(question, Verdict::Unknown, why.into(), vec![]);
             }
@@ -525,7 +563,11 @@ impl Prober {
             parent => format!("{parent}/{name}"),
         };
         if let Err(why) = crate::target::make_work_dir(endpoint, base.verify, &folder).await {
-            for question in [Question::UploadWorks, Question::UploadNeedsCloseNotify] {
+            for question in [
+                Question::UploadWorks,
+                Question::UploadNeedsCloseNotify,
+                Question::AsciiByDefault,
+            ] {
                 let detail = format!("not asked: cannot make the folder {folder}: {why}");
                 self.say(question, Verdict::Unknown, detail, vec![]);
             }
@@ -568,9 +610,40 @@ impl Prober {
                 vec![],
             );
         }
+        if works {
+            self.ask(
+                Question::AsciiByDefault,
+                base.default_type(&folder, "probe-default-type.bin"),
+                endpoint,
+                |r| match &r.outcome {
+                    Outcome::Completed => (
+                        Verdict::No,
+                        "64 KiB up and back without TYPE I, the same bytes".into(),
+                    ),
+                    Outcome::Failed {
+                        failure: Failure::Corrupted { detail },
+                        ..
+                    } => (Verdict::Yes, format!("without TYPE I: {detail}")),
+                    Outcome::Failed { .. } => (
+                        Verdict::Unknown,
+                        format!("without TYPE I: {}", failure_line(r)),
+                    ),
+                },
+            )
+            .await;
+        } else {
+            let why = "not asked: no upload works";
+            self.say(
+                Question::AsciiByDefault,
+                Verdict::Unknown,
+                why.into(),
+                vec![],
+            );
+        }
         let files = [
             "probe.bin".to_string(),
             "probe-no-close-notify.bin".to_string(),
+            "probe-default-type.bin".to_string(),
         ];
         let (verdict, detail) =
             match crate::target::remove_work_dir(endpoint, base.verify, &folder, &files).await {
@@ -870,6 +943,20 @@ fn handshake_line(result: &RunResult) -> Option<String> {
         } => Some(format!("{} {}", handshake.version, handshake.cipher)),
         _ => None,
     })
+}
+
+/// `1048576 bytes read` from the transfer events of a run.
+fn transferred_line(result: &RunResult) -> String {
+    let bytes: u64 = result
+        .transcript
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Transferred { bytes, .. } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    format!("{bytes} bytes read")
 }
 
 /// `6 of 6 data handshakes resumed`.

@@ -19,6 +19,7 @@ mod html;
 mod json;
 mod junit;
 mod markdown;
+mod probe;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -41,6 +42,16 @@ pub fn write_diff(comparison: &Comparison, names: &DiffNames, dir: &Path) -> io:
     write_file(&dir.join("diff.html"), &diff_html(comparison, names))?;
     let json = diff_json(comparison, names).map_err(io::Error::other)?;
     write_file(&dir.join("diff.json"), &json)
+}
+
+/// Writes `probe.html` and `probe.json` into `dir` (created if missing); the HTML's path.
+pub fn write_probe(report: &crate::probe::ProbeReport, dir: &Path) -> io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
+    write_file(&dir.join("probe.json"), &(json + "\n"))?;
+    let html = dir.join("probe.html");
+    write_file(&html, &probe::render(report))?;
+    Ok(html)
 }
 
 /// The folder, inside the report directory, that holds one detail page per cell.
