@@ -473,6 +473,7 @@ fn run_target_runs_the_whole_corpus_and_leaves_the_server_as_it_found_it() {
             .output()
             .expect("run --target");
         let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
         // Deviations from `expect:` are answers (exit 1), never bad input (exit 2).
         assert_eq!(
             output.status.code(),
@@ -481,11 +482,11 @@ fn run_target_runs_the_whole_corpus_and_leaves_the_server_as_it_found_it() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(
-            stdout.contains("uploads go to the folder ftps-compat-"),
+            stderr.contains("uploads go to the folder ftps-compat-"),
             "{stdout}"
         );
         assert!(
-            stdout.contains("removed the folder ftps-compat-"),
+            stderr.contains("removed the folder ftps-compat-"),
             "{stdout}"
         );
         let summary = stdout
@@ -512,6 +513,27 @@ fn run_target_runs_the_whole_corpus_and_leaves_the_server_as_it_found_it() {
             .find(|c| c["scenario"] == "client-cert")
             .expect("the client-cert cell");
         assert_eq!(client_cert["outcome"]["class"], "skipped");
+        // --json: standard output is the results alone.
+        let output = ftps_compat()
+            .args([
+                "run",
+                "--target",
+                &served.urls[0],
+                "--json",
+                "--scenarios",
+                "happy-path",
+            ])
+            .args([
+                "--view".as_ref(),
+                "scenarios".as_ref(),
+                "--ca".as_ref(),
+                served.ca.as_os_str(),
+            ])
+            .output()
+            .expect("run --target --json");
+        let json: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+        assert_eq!(json["cells"].as_array().map(Vec::len), Some(1));
+        assert_eq!(json["cells"][0]["outcome"]["class"], "works");
         eprintln!("{server}/{profile}: login folder before and after: {before:?}");
     }
 }

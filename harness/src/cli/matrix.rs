@@ -27,6 +27,8 @@ pub struct MatrixArgs {
     pub require: Vec<OutcomeClass>,
     /// Which cells' transcripts are printed as they finish.
     pub transcripts: Transcripts,
+    /// Print the results as JSON (results.json's form) instead of lines and a summary.
+    pub json: bool,
     /// Exit 1 when a cell's outcome differs from its scenario's `expect:` (target mode,
     /// where replaying scenarios is the point).
     pub fail_on_deviation: bool,
@@ -145,7 +147,9 @@ pub fn execute(
     let config = MatrixConfig { jobs, cell_timeout };
     let total = (inputs.columns.len() * inputs.scenarios.len()) as u64;
     let plain = plain_output() || args.transcripts != Transcripts::None;
-    let bar = if plain {
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else if plain {
         println!(
             "running {total} cells ({} columns x {} scenarios), {jobs} at a time",
             inputs.columns.len(),
@@ -177,7 +181,9 @@ pub fn execute(
         inputs.account,
         config,
         |cell| {
-            if plain {
+            if args.json {
+                // Only the JSON goes to standard output.
+            } else if plain {
                 println!("{}", cell_line(cell));
                 let shown = match args.transcripts {
                     Transcripts::None => false,
@@ -208,7 +214,13 @@ pub fn execute(
         (_, baseline) => baseline,
     };
     let checks = Checks::new(&results, baseline.as_deref(), args.require.clone());
-    print_summary(&results, &checks);
+    if args.json {
+        let json = serde_json::to_string_pretty(&results)
+            .map_err(|e| UsageError(format!("writing the JSON: {e}")))?;
+        println!("{json}");
+    } else {
+        print_summary(&results, &checks);
+    }
     if let Some(dir) = &args.report_dir {
         ftps_compat::report::write_reports(&results, &checks, dir)
             .map_err(|e| UsageError(format!("writing reports to {}: {e}", dir.display())))?;
@@ -217,7 +229,13 @@ pub fn execute(
         } else {
             ""
         };
-        println!("reports written to {}{marked}", dir.display());
+        let said = format!("reports written to {}{marked}", dir.display());
+        // With --json, standard output holds the JSON alone.
+        if args.json {
+            eprintln!("{said}");
+        } else {
+            println!("{said}");
+        }
     }
     if let Some(incomplete) = &results.incomplete {
         eprintln!("{}", incomplete.headline());

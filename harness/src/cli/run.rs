@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// With --target: the PEM private key of --client-cert.
     #[arg(long, requires = "client_cert")]
     client_key: Option<PathBuf>,
+    /// Print the results as JSON (the form of results.json, docs/results.md) instead of
+    /// lines and a summary.
+    #[arg(long)]
+    json: bool,
     /// With --target: print every scenario's transcript, not only those that do not work.
     #[arg(long, requires = "target")]
     verbose: bool,
@@ -155,6 +159,7 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         baseline: args.baseline.clone(),
         require: args.require.clone(),
         transcripts: matrix::Transcripts::None,
+        json: args.json,
         fail_on_deviation: false,
     };
     let Some(target) = &args.target else {
@@ -216,10 +221,10 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
             &endpoint, verify, &folder,
         )) {
             Ok(()) => {
-                println!("uploads go to the folder {folder}, removed at the end");
+                eprintln!("uploads go to the folder {folder}, removed at the end");
                 endpoint.work_dir = Some(folder);
             }
-            Err(why) => println!(
+            Err(why) => eprintln!(
                 "note: cannot make a folder for the uploads ({why}); they go to the login folder"
             ),
         }
@@ -258,9 +263,9 @@ pub fn run(args: RunArgs) -> Result<i32, UsageError> {
         match runtime.block_on(ftps_compat::target::remove_work_dir(
             &endpoint, verify, folder, &uploads,
         )) {
-            Ok(()) => println!("removed the folder {folder} and its files"),
+            Ok(()) => eprintln!("removed the folder {folder} and its files"),
             Err(why) => {
-                println!(
+                eprintln!(
                     "warning: the folder {folder} could not be removed ({why}); remove it by hand"
                 );
                 return Ok(code.max(EXIT_FAILED));

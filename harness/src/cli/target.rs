@@ -73,7 +73,7 @@ pub fn endpoint(
     let target = url.display_given();
     if let Reach::Known { mode, port } = url.reach {
         if let Some(note) = &url.note {
-            println!("note: {note}");
+            eprintln!("note: {note}");
         }
         let mut endpoint = url.endpoint(mode, port);
         endpoint.trust = trust;
@@ -87,7 +87,7 @@ pub fn endpoint(
         ))
         .map_err(|notes| UsageError(format!("--target {target:?}: {}", notes.join("; "))))?;
     for note in &reached.notes {
-        println!("note: {note}");
+        eprintln!("note: {note}");
     }
     let mut endpoint = url.endpoint(reached.mode, reached.port);
     endpoint.trust = trust;
