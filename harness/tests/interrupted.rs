@@ -31,21 +31,28 @@ fn folders_of(pid: u32) -> Vec<PathBuf> {
         .collect()
 }
 
+/// `run` on the embedded fz-0.9-noforce column with these scenarios.
+fn embedded_run(scenarios: &[&str]) -> Command {
+    let mut command = ftps_compat();
+    command.args([
+        "run",
+        "--backend",
+        "embedded",
+        "--profiles",
+        "fz-0.9-noforce",
+        "--view",
+        "scenarios",
+    ]);
+    for scenario in scenarios {
+        command.args(["--scenarios", scenario]);
+    }
+    command
+}
+
 /// A run whose one cell waits 5 s for a data handshake that never comes, once that cell
 /// has made its folder; with the folders.
 fn a_run_in_a_cell() -> (std::process::Child, Vec<PathBuf>) {
-    let run = ftps_compat()
-        .args([
-            "run",
-            "--backend",
-            "embedded",
-            "--profiles",
-            "fz-0.9-noforce",
-            "--view",
-            "scenarios",
-            "--scenarios",
-            "implicit-no-prot-tls-data",
-        ])
+    let run = embedded_run(&["implicit-no-prot-tls-data"])
         .spawn()
         .expect("ftps-compat starts");
     let pid = run.id();
@@ -113,23 +120,8 @@ fn a_stopped_run_writes_its_finished_cells_as_an_incomplete_report() {
     use nix::unistd::Pid;
     let reports = tempfile::tempdir().expect("temp dir");
     // `feat` ends at once; the other cell waits 5 s for a data handshake.
-    let mut run = ftps_compat()
-        .args([
-            "run",
-            "--backend",
-            "embedded",
-            "--profiles",
-            "fz-0.9-noforce",
-            "--view",
-            "scenarios",
-            "--scenarios",
-            "feat",
-            "--scenarios",
-            "implicit-no-prot-tls-data",
-            "--jobs",
-            "2",
-            "--report-dir",
-        ])
+    let mut run = embedded_run(&["feat", "implicit-no-prot-tls-data"])
+        .args(["--jobs", "2", "--report-dir"])
         .arg(reports.path())
         .stdout(Stdio::piped())
         .spawn()
