@@ -388,7 +388,15 @@ impl Transcript {
                 _ => {}
             }
             let kind = event.line_kind();
-            for text in event.render() {
+            let rendered = match event {
+                Event::Reply { code, lines } => Event::Reply {
+                    code: *code,
+                    lines: normalize::without_random_lines(lines),
+                }
+                .render(),
+                other => other.render(),
+            };
+            for text in rendered {
                 // Rules may remove a whole line (with its newline).
                 let normalized = normalize(&format!("{text}\n"));
                 if let Some(text) = normalized.strip_suffix('\n') {

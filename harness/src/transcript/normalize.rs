@@ -42,11 +42,6 @@ const BUILT_IN: &[(&str, &str)] = &[
         r"(?m)^(S< 150[- ])Connecting to port \d+",
         "${1}Connecting to port <port>",
     ),
-    // pure-ftpd's MSG_WINNER easter egg appears in some RETR 150 replies and not others.
-    (
-        r"(?m)^S< 150-The computer is your friend\. Trust the computer\r?\n",
-        "",
-    ),
     // ProFTPD's FEAT LANG line lists the locales of the server's environment (differs
     // between a native process and a container).
     (r"(?m)^(S<\s+LANG) .*$", "$1 <languages>"),
@@ -101,6 +96,30 @@ impl Normalizer {
     }
 }
 
+/// Reply lines a server adds by chance: pure-ftpd's MSG_WINNER, added to a RETR's 150
+/// when `time(NULL) % 100 == 0` (src/ftpd.c, unless built with DISABLE_HUMOR).
+const RANDOM_REPLY_TEXTS: &[&str] = &["The computer is your friend. Trust the computer"];
+
+/// A reply's lines (each `NNN-text` or `NNN text`) without the lines servers add by
+/// chance; when the last line goes, the one before it becomes the last (`NNN-` to `NNN `).
+pub fn without_random_lines(lines: &[String]) -> Vec<String> {
+    let random = |line: &str| {
+        line.get(4..)
+            .is_some_and(|text| RANDOM_REPLY_TEXTS.contains(&text))
+    };
+    if !lines.iter().any(|l| random(l)) {
+        return lines.to_vec();
+    }
+    let mut kept: Vec<String> = lines.iter().filter(|l| !random(l)).cloned().collect();
+    let last_was_random = lines.last().is_some_and(|l| random(l));
+    if let Some(last) = kept.last_mut().filter(|_| last_was_random)
+        && last.as_bytes().get(3) == Some(&b'-')
+    {
+        last.replace_range(3..4, " ");
+    }
+    kept
+}
+
 /// Normalizes with the built-in rules.
 pub fn normalize(text: &str) -> String {
     DEFAULT.apply(text)
@@ -108,7 +127,7 @@ pub fn normalize(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, without_random_lines};
 
     #[test]
     fn redacts_what_varies() {
@@ -137,6 +156,34 @@ S< 226 <n> seconds (measured here), <n> Mbytes per second
 S< 257 \"<tmp>\" is the current directory
 ";
         assert_eq!(normalize(raw), expected);
+    }
+
+    #[test]
+    fn drops_the_lines_servers_add_by_chance() {
+        let lines = |ls: &[&str]| ls.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        let winner = "The computer is your friend. Trust the computer";
+        // Last line: the one before becomes the final line.
+        assert_eq!(
+            without_random_lines(&lines(&[
+                "150-Accepted data connection",
+                &format!("150 {winner}")
+            ])),
+            lines(&["150 Accepted data connection"])
+        );
+        // In the middle: simply gone.
+        assert_eq!(
+            without_random_lines(&lines(&[
+                "150-Accepted data connection",
+                &format!("150-{winner}"),
+                "150 10240.0 kbytes to download"
+            ])),
+            lines(&[
+                "150-Accepted data connection",
+                "150 10240.0 kbytes to download"
+            ])
+        );
+        let plain = lines(&["150 Accepted data connection"]);
+        assert_eq!(without_random_lines(&plain), plain);
     }
 
     #[test]
