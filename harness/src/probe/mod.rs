@@ -106,16 +106,17 @@ pub struct ProbeReport {
     pub timed_out: bool,
 }
 
+/// The verdict on `question` among `findings`; unknown when it was not asked.
+fn verdict_in(findings: &[Finding], question: Question) -> Verdict {
+    findings
+        .iter()
+        .find(|f| f.question == question)
+        .map_or(Verdict::Unknown, |f| f.verdict)
+}
+
 impl ProbeReport {
     pub fn verdict(&self, question: Question) -> Verdict {
-        self.findings
-            .iter()
-            .find(|f| f.question == question)
-            .map_or(Verdict::Unknown, |f| f.verdict)
-    }
-
-    pub fn finding(&self, question: Question) -> Option<&Finding> {
-        self.findings.iter().find(|f| f.question == question)
+        verdict_in(&self.findings, question)
     }
 }
 
@@ -326,7 +327,7 @@ fn failure_text(failure: &Failure) -> String {
     }
 }
 
-/// Whether the run failed on the data connection or its reply (as opposed to login).
+/// Where a run failed, and how; None when it completed.
 fn failed_step(result: &RunResult) -> Option<(usize, &Failure)> {
     match &result.outcome {
         Outcome::Completed => None,
@@ -893,10 +894,7 @@ impl Prober {
     }
 
     fn verdict(&self, question: Question) -> Verdict {
-        self.findings
-            .iter()
-            .find(|f| f.question == question)
-            .map_or(Verdict::Unknown, |f| f.verdict)
+        verdict_in(&self.findings, question)
     }
 }
 
