@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::client::tls::Verify;
 use crate::runner::{self, ConnectMode, Endpoint, Outcome};
-use crate::scenario::{ClientSpec, Expect, RowKind, Scenario, Step};
+use crate::scenario::{ClientSpec, Scenario, Step};
 
 /// The default ports of the two modes.
 pub const EXPLICIT_PORT: u16 = 21;
@@ -188,15 +188,8 @@ async fn session(
 ) -> Result<(), String> {
     let mut client = ClientSpec::default();
     client.tls.verify = verify;
-    let scenario = Scenario {
-        id: id.to_string(),
-        about: String::new(),
-        reference: String::new(),
-        client,
-        steps: std::iter::once(Step::Login).chain(steps).collect(),
-        expect: Expect::Completed,
-        row: RowKind::Behaviour,
-    };
+    let steps = std::iter::once(Step::Login).chain(steps).collect();
+    let scenario = Scenario::built(id, client, steps);
     let endpoint = Endpoint {
         work_dir: None,
         ..endpoint.clone()

@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use ftps_compat::probe::recipes::Support;
-use ftps_compat::probe::{self, ProbeOptions, ProbeReport, Verdict};
+use ftps_compat::probe::{self, ProbeOptions, ProbeReport};
 use ftps_compat::runner::ConnectMode;
 use ftps_compat::target::TargetUrl;
 
@@ -101,14 +100,6 @@ pub fn probe(args: ProbeArgs) -> Result<i32, UsageError> {
     })
 }
 
-fn verdict_word(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Yes => "yes",
-        Verdict::No => "no",
-        Verdict::Unknown => "unknown",
-    }
-}
-
 /// The text report: how the server was reached, who it is, the findings, the recipes.
 pub fn render(report: &ProbeReport, verbose: bool) -> String {
     let mut out = String::new();
@@ -181,7 +172,7 @@ pub fn render(report: &ProbeReport, verbose: bool) -> String {
     for finding in &report.findings {
         line(format!(
             "  {:<7}  {:<width$}  {}",
-            verdict_word(finding.verdict),
+            finding.verdict.as_str(),
             finding.text,
             finding.detail
         ));
@@ -203,11 +194,7 @@ pub fn render(report: &ProbeReport, verbose: bool) -> String {
         line(String::new());
         line("recipes (the password is read from $FTP_PASSWORD)".into());
         for recipe in &report.recipes {
-            let support = match recipe.support {
-                Support::Settings => "works with these settings",
-                Support::Code => "works with this code of yours",
-                Support::No => "cannot work with this server",
-            };
+            let support = recipe.support.meaning();
             line(String::new());
             line(format!("## {}: {support}", recipe.client));
             for text in recipe.text.lines() {

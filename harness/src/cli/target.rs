@@ -27,32 +27,28 @@ pub fn client_identity(
     let bad = |flag: &str, path: &Path, e: &dyn std::fmt::Display| {
         UsageError(format!("{flag} {}: {e}", path.display()))
     };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| bad("--client-cert", cert, &e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| bad("--client-cert", cert, &e))?;
-    if chain.is_empty() {
-        return Err(bad("--client-cert", cert, &"no PEM certificate in it"));
-    }
+    let chain = pem_certificates("--client-cert", cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("--client-key", key, &e))?;
     Ok((chain, std::sync::Arc::new(key)))
+}
+
+/// The certificates of a PEM file given with `flag`; at least one.
+fn pem_certificates(flag: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, UsageError> {
+    let bad = |e: &dyn std::fmt::Display| UsageError(format!("{flag} {}: {e}", path.display()));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(bad(&"no PEM certificate in it"));
+    }
+    Ok(certs)
 }
 
 /// The roots a named server is verified against: `--ca`, else the system's.
 pub fn trust(ca: Option<&Path>) -> Result<Trust, UsageError> {
     let roots = match ca {
-        Some(path) => {
-            let bad =
-                |e: &dyn std::fmt::Display| UsageError(format!("--ca {}: {e}", path.display()));
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| bad(&e))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| bad(&e))?;
-            if certs.is_empty() {
-                return Err(bad(&"no PEM certificate in it"));
-            }
-            certs
-        }
+        Some(path) => pem_certificates("--ca", path)?,
         // Unreadable system roots leave none: verification then fails and says so.
         None => rustls_native_certs::load_native_certs().certs,
     };

@@ -8,9 +8,7 @@ use serde::Serialize;
 use crate::client::data::{DataMode, DataTls};
 use crate::client::tls::{TlsVersion, Verify};
 use crate::runner::ConnectMode;
-use crate::scenario::{
-    Arg, ClientSpec, Connect, Download, Dur, Expect, RowKind, Scenario, Size, Step, Upload,
-};
+use crate::scenario::{Arg, ClientSpec, Connect, Download, Dur, Scenario, Size, Step, Upload};
 
 /// What the probe asks. Each is answered yes, no or unknown, with the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,15 +111,7 @@ impl Base {
     }
 
     fn scenario(&self, id: &str, client: ClientSpec, steps: Vec<Step>) -> Scenario {
-        Scenario {
-            id: format!("probe-{id}"),
-            about: String::new(),
-            reference: String::new(),
-            client,
-            steps,
-            expect: Expect::Completed,
-            row: RowKind::Behaviour,
-        }
+        Scenario::built(format!("probe-{id}"), client, steps)
     }
 
     /// Login, protection as most clients set it, binary type.

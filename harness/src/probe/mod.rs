@@ -52,6 +52,16 @@ pub enum Verdict {
     Unknown,
 }
 
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Yes => "yes",
+            Verdict::No => "no",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub question: Question,
@@ -700,11 +710,7 @@ impl Prober {
                         None => (Verdict::Yes, "a TLS listing without PBSZ/PROT works".into()),
                         Some((step, failure)) => (
                             Verdict::No,
-                            format!(
-                                "{} (at {}, TLS data, no PROT)",
-                                failure_text(failure),
-                                step_label(r, step)
-                            ),
+                            failed_at(r, step, failure, "TLS data, no PROT"),
                         ),
                     },
                 )
@@ -730,9 +736,8 @@ impl Prober {
                     Some((step, failure)) => (
                         Verdict::Yes,
                         format!(
-                            "{} (at {}, clear data, no PROT); TLS data without PROT fails too",
-                            failure_text(failure),
-                            step_label(r, step)
+                            "{}; TLS data without PROT fails too",
+                            failed_at(r, step, failure, "clear data, no PROT")
                         ),
                         evidence(r),
                     ),
@@ -751,11 +756,7 @@ impl Prober {
                     ),
                     Some((step, failure)) => (
                         Verdict::Yes,
-                        format!(
-                            "{} (at {}, clear data, no PROT)",
-                            failure_text(failure),
-                            step_label(r, step)
-                        ),
+                        failed_at(r, step, failure, "clear data, no PROT"),
                     ),
                 },
             )
@@ -767,10 +768,7 @@ impl Prober {
             endpoint,
             |r| match failed_step(r) {
                 None => (Verdict::Yes, "a clear listing after PROT C works".into()),
-                Some((step, failure)) => (
-                    Verdict::No,
-                    format!("{} (at {})", failure_text(failure), step_label(r, step)),
-                ),
+                Some((step, failure)) => (Verdict::No, failed_at(r, step, failure, "")),
             },
         )
         .await;
@@ -901,16 +899,22 @@ impl Prober {
 fn data_answer(r: &RunResult) -> (Verdict, String) {
     match failed_step(r) {
         None => (Verdict::Yes, "a protected listing works".into()),
-        Some((step, failure)) => (
-            Verdict::No,
-            format!("{} (at {})", failure_text(failure), step_label(r, step)),
-        ),
+        Some((step, failure)) => (Verdict::No, failed_at(r, step, failure, "")),
     }
 }
 
 /// Whether the run got past connecting (and AUTH, for explicit).
 fn connected(result: &RunResult) -> bool {
     !matches!(result.outcome, Outcome::Failed { step: 0, .. })
+}
+
+/// `522 Data connections must be encrypted. (at list, clear data, no PROT)`.
+fn failed_at(result: &RunResult, step: usize, failure: &Failure, how: &str) -> String {
+    let at = step_label(result, step);
+    match how {
+        "" => format!("{} (at {at})", failure_text(failure)),
+        how => format!("{} (at {at}, {how})", failure_text(failure)),
+    }
 }
 
 fn step_label(result: &RunResult, index: usize) -> String {

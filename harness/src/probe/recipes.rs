@@ -20,6 +20,17 @@ pub enum Support {
     No,
 }
 
+impl Support {
+    /// `works with these settings`, as the text and HTML reports head a recipe.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Support::Settings => "works with these settings",
+            Support::Code => "works with this code of yours",
+            Support::No => "cannot work with this server",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Recipe {
     pub client: &'static str,

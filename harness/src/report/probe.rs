@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use super::html::{esc, page_start};
-use crate::probe::recipes::Support;
 use crate::probe::{ProbeReport, Verdict};
 
 pub(super) fn render(report: &ProbeReport) -> String {
@@ -60,11 +59,12 @@ pub(super) fn render(report: &ProbeReport) -> String {
         "<h2>Findings</h2>\n<table>\n<tr><th>answer</th><th>question</th><th>evidence</th></tr>\n",
     );
     for finding in &report.findings {
-        let (class, word) = match finding.verdict {
-            Verdict::Yes => ("v-works", "yes"),
-            Verdict::No => ("v-refused", "no"),
-            Verdict::Unknown => ("v-skipped", "unknown"),
+        let class = match finding.verdict {
+            Verdict::Yes => "v-works",
+            Verdict::No => "v-refused",
+            Verdict::Unknown => "v-skipped",
         };
+        let word = finding.verdict.as_str();
         let _ = write!(
             out,
             "<tr><td class=\"{class}\">{word}</td><td>{}</td><td>{}",
@@ -86,11 +86,7 @@ pub(super) fn render(report: &ProbeReport) -> String {
             "<h2>Recipes</h2>\n<p>The password is read from <code>$FTP_PASSWORD</code>.</p>\n",
         );
         for recipe in &report.recipes {
-            let support = match recipe.support {
-                Support::Settings => "works with these settings",
-                Support::Code => "works with this code of yours",
-                Support::No => "cannot work with this server",
-            };
+            let support = recipe.support.meaning();
             let _ = write!(
                 out,
                 "<h3>{}: {support}</h3>\n<pre>{}</pre>\n<ul>",

@@ -28,6 +28,22 @@ pub struct Scenario {
     pub row: RowKind,
 }
 
+impl Scenario {
+    /// A scenario made in code (probe checks, a run's own housekeeping), not read from a
+    /// file: it expects every step to complete.
+    pub fn built(id: impl Into<String>, client: ClientSpec, steps: Vec<Step>) -> Scenario {
+        Scenario {
+            id: id.into(),
+            about: String::new(),
+            reference: String::new(),
+            client,
+            steps,
+            expect: Expect::Completed,
+            row: RowKind::Behaviour,
+        }
+    }
+}
+
 /// What a row of the matrix is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
