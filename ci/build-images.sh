@@ -3,14 +3,15 @@
 #
 # Usage: ci/build-images.sh [--force] [SERVER...]
 #   SERVER   a directory name under servers/ (default: every server whose
-#            manifest has a `package:` line: vsftpd, pure-ftpd, proftpd)
+#            manifest has a `package:` line or a `cargo:` block)
 #   --force  rebuild an image that already exists
 #
-# For each server it makes a Debian 12 (bookworm) root filesystem with
-# mmdebstrap, with the manifest's packages installed by apt, and imports it as
-# ftps-compat/<server>:bookworm, the same tag servers/<server>/Dockerfile
-# builds where a registry is reachable. One image per server: the three
-# packages conflict (Conflicts: ftp-server).
+# For each server it makes a Debian root filesystem of the manifest's `suite:`
+# (default bookworm) with mmdebstrap, with the manifest's packages and `depends:`
+# installed by apt (a `cargo:` server gets its binary from ci/setup-debian.sh's
+# build instead), and imports it as ftps-compat/<server>:<suite>, the same tag
+# servers/<server>/Dockerfile builds where a registry is reachable. One image per
+# server: the packages conflict (Conflicts: ftp-server).
 #
 #   mmdebstrap --variant=apt --include=<packages> bookworm <tar> <host sources file>
 #
@@ -19,7 +20,8 @@
 # process it did not fork, which PID 1 does for every orphan.
 #
 # The mirror argument is this machine's own apt sources file (read at run time,
-# never copied into this repository). mmdebstrap leaves a copy of it in the
+# never copied into this repository); for another suite, a temporary copy with
+# the host's suite name replaced. mmdebstrap leaves a copy of it in the
 # rootfs (etc/apt/sources.list.d/); a customize hook deletes it, so the image
 # carries no mirror name and has no apt sources. Another hook creates the login
 # account (servers/login-user.sh, servers/account.yaml).
@@ -35,7 +37,8 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${FTPS_COMPAT_CACHE:-$HOME/.cache/ftps-compat}
-SUITE=bookworm
+HOST_SUITE=$( (. /etc/os-release && echo "${VERSION_CODENAME:-}") 2>/dev/null || true)
+HOST_SUITE=${HOST_SUITE:-bookworm}
 
 say() { printf '[build-images] %s\n' "$*"; }
 die() { printf '[build-images] error: %s\n' "$*" >&2; exit 1; }
@@ -44,7 +47,7 @@ force=0 wanted=()
 for a in "$@"; do
     case "$a" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $a (try --help)" ;;
         *) wanted+=("$a") ;;
     esac
@@ -67,11 +70,17 @@ mapfile -t mirror_hosts < <(grep -oE '[a-z][a-z0-9+.-]*://[^/[:space:]]+' "$sour
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
-manifest_packages() { sed -n 's/^package:[[:space:]]*//p' "$1" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
+# The same manifest readers as ci/setup-debian.sh.
+manifest_list() { sed -n "s/^$2:[[:space:]]*//p" "$1" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
+manifest_packages() { manifest_list "$1" package; }
+manifest_cargo() { sed -n '/^cargo:/,/^[^[:space:]#]/p' "$1" | sed -n "s/^[[:space:]]\{1,\}$2:[[:space:]]*//p" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
+manifest_suite() { local s; s=$(manifest_list "$1" suite); echo "${s:-bookworm}"; }
 
 if [ ${#wanted[@]} -eq 0 ]; then
     for m in "$REPO"/servers/*/manifest.yaml; do
-        [ -n "$(manifest_packages "$m")" ] && wanted+=("$(basename "$(dirname "$m")")")
+        if [ -n "$(manifest_packages "$m")" ] || [ -n "$(manifest_cargo "$m" crate)" ]; then
+            wanted+=("$(basename "$(dirname "$m")")")
+        fi
     done
 fi
 [ ${#wanted[@]} -gt 0 ] || die "no servers to build"
@@ -84,14 +93,35 @@ summary=()
 for s in "${wanted[@]}"; do
     m=$REPO/servers/$s/manifest.yaml
     [ -f "$m" ] || die "no $m"
+    SUITE=$(manifest_suite "$m")
     pkgs=$(manifest_packages "$m")
-    [ -n "$pkgs" ] || die "$m has no package: line"
-    include="${pkgs// /,},tini"
+    crate=$(manifest_cargo "$m" crate)
+    [ -n "$pkgs" ] || [ -n "$crate" ] || die "$m has neither a package: line nor a cargo: block"
+    # What dpkg-query reports as the image's versions: the server's packages, else the
+    # runtime packages of a server built from a crate.
+    deps=$(manifest_list "$m" depends)
+    query=${pkgs:-${deps:-tini}}
+    # passwd: login-user.sh needs groupadd/useradd, which trixie's minimal set lacks.
+    include=$(echo "$pkgs $deps passwd tini" | xargs | tr ' ' ',')
     tag=ftps-compat/$s:$SUITE
     if [ "$force" -eq 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
         say "$tag exists, skipped (--force rebuilds)"
         summary+=("$tag: exists, skipped")
         continue
+    fi
+    # Another release than the host's: the host's sources with the suite changed.
+    suite_sources=$sources
+    if [ "$SUITE" != "$HOST_SUITE" ]; then
+        suite_sources=$work/$SUITE.sources
+        sed "s/\b$HOST_SUITE\b/$SUITE/g" "$sources" >"$suite_sources"
+    fi
+    # A server built from a crate: its binary, from ci/setup-debian.sh's build.
+    binary_hook=() crate_version=
+    if [ -n "$crate" ]; then
+        bin=$CACHE/pkgroot/$s/bin/$crate
+        [ -x "$bin" ] || die "$s: no $bin (ci/setup-debian.sh builds it)"
+        binary_hook=(--customize-hook="copy-in $bin /usr/bin")
+        crate_version=" $crate=$(manifest_cargo "$m" version) (crates.io)"
     fi
     tar=$work/$s.tar
     old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
@@ -104,14 +134,15 @@ for s in "${wanted[@]}"; do
         --customize-hook="copy-in $REPO/servers/login-user.sh $REPO/servers/account.yaml /tmp" \
         --customize-hook='chroot "$1" sh /tmp/login-user.sh /tmp/account.yaml' \
         --customize-hook='rm -f "$1/tmp/login-user.sh" "$1/tmp/account.yaml"' \
-        --customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package}=\${Version} ' $pkgs > $work/$s.versions" \
+        "${binary_hook[@]}" \
+        --customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package}=\${Version} ' $query > $work/$s.versions" \
         --customize-hook='rm -f "$1/etc/apt/sources.list"; find "$1/etc/apt/sources.list.d" -mindepth 1 -delete' \
-        "$SUITE" "$tar" "$sources" >"$log" 2>&1; then
+        "$SUITE" "$tar" "$suite_sources" >"$log" 2>&1; then
         tail -n 30 "$log" >&2
         die "$s: mmdebstrap failed (last lines above)"
     fi
     built=$(now_ms)
-    versions=$(sed 's/ $//' "$work/$s.versions")
+    versions=$(sed 's/ $//' "$work/$s.versions")$crate_version
     docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENTRYPOINT ["/usr/bin/tini", "--"]' \

@@ -6,11 +6,14 @@
 #   1. apt-installs the tools: curl, lftp, openssl, mmdebstrap, chromium, ...
 #   2. creates the login account of servers/account.yaml (servers/login-user.sh)
 #   3. unpacks the Debian packages named by every servers/*/manifest.yaml
-#      (`package:`) into $FTPS_COMPAT_CACHE/pkgroot/<server>, never into /.
+#      (`package:`) into $FTPS_COMPAT_CACHE/pkgroot/<server>, never into /,
+#      and builds the servers that come from a crate (`cargo:`) into the same place.
+#      Servers of another Debian release (`suite:`) are left to the images.
 #      The three servers conflict with each other (Conflicts: ftp-server), so
 #      they cannot all be installed; unpacked, they sit side by side.
 #   4. apt-installs the shared libraries those unpacked binaries need (read from
-#      the packages' Depends) and checks with ldd that nothing is missing
+#      the packages' Depends, plus each manifest's `depends:`) and checks with ldd
+#      that nothing is missing
 #   5. apt-installs vsftpd itself (the foundation tests use /usr/sbin/vsftpd)
 #      unless another ftp-server package is installed; its service is not
 #      started and not enabled (Debian's stock config listens on all interfaces)
@@ -29,7 +32,7 @@ say() { printf '[setup-debian] %s\n' "$*"; }
 die() { printf '[setup-debian] error: %s\n' "$*" >&2; exit 1; }
 
 case "${1:-}" in
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     "") ;;
     *) die "unknown argument '$1' (try --help)" ;;
 esac
@@ -53,8 +56,13 @@ apt_install() { # apt_install PKG... : installs the missing ones, says which
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Packages named by a manifest's `package:` line: `package: a` or `package: [a, b]`.
-manifest_packages() { sed -n 's/^package:[[:space:]]*//p' "$1" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
+# A manifest's top-level one-line list or scalar: `key: a` or `key: [a, b]` (here
+# `package:`, `depends:`, `suite:`), as words.
+manifest_list() { sed -n "s/^$2:[[:space:]]*//p" "$1" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
+manifest_packages() { manifest_list "$1" package; }
+# A key of the manifest's `cargo:` block (`crate`, `version`, `features`), as words.
+manifest_cargo() { sed -n '/^cargo:/,/^[^[:space:]#]/p' "$1" | sed -n "s/^[[:space:]]\{1,\}$2:[[:space:]]*//p" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
+manifest_suite() { local s; s=$(manifest_list "$1" suite); echo "${s:-bookworm}"; }
 
 # --- 0. package lists -------------------------------------------------------
 say "apt-get update"
@@ -70,12 +78,26 @@ apt_install ca-certificates curl lftp openssl mmdebstrap chromium fonts-liberati
 sh "$REPO/servers/login-user.sh" "$REPO/servers/account.yaml" | sed 's/^/[setup-debian] /'
 
 # --- 3. unpack the servers ----------------------------------------------------
-servers=() all_server_pkgs=()
+# Servers of another Debian release (`suite: trixie`) need that release's libraries:
+# they run in the container backend only, and nothing is unpacked for them here.
+servers=() crates=() all_server_pkgs=() run_deps=()
 for m in "$REPO"/servers/*/manifest.yaml; do
     [ -e "$m" ] || continue
+    name=$(basename "$(dirname "$m")")
+    suite=$(manifest_suite "$m")
+    if [ "$suite" != "${VERSION_CODENAME:-bookworm}" ]; then
+        say "$name: Debian $suite build, container backend only (ci/build-images.sh $name)"
+        continue
+    fi
+    read -r -a deps <<<"$(manifest_list "$m" depends)"
+    run_deps+=("${deps[@]}")
+    if [ -n "$(manifest_cargo "$m" crate)" ]; then
+        crates+=("$name")
+        continue
+    fi
     pk=$(manifest_packages "$m")
-    [ -n "$pk" ] || continue # e.g. an embedded server: nothing to install
-    servers+=("$(basename "$(dirname "$m")")")
+    [ -n "$pk" ] || continue
+    servers+=("$name")
     read -r -a arr <<<"$pk"
     all_server_pkgs+=("${arr[@]}")
 done
@@ -120,7 +142,9 @@ for s in "${servers[@]}"; do
 done
 
 # --- 4. runtime libraries -----------------------------------------------------
-mapfile -t lib_deps < <(printf '%s\n' "${lib_deps[@]}" | sort -u)
+# The lib* Depends of the unpacked packages, and each manifest's `depends:` (libraries a
+# server loads that do not conflict with anything, such as python3-openssl).
+mapfile -t lib_deps < <(printf '%s\n' "${lib_deps[@]}" "${run_deps[@]}" | sed '/^$/d' | sort -u)
 apt_install "${lib_deps[@]}"
 
 libs_missing=0
@@ -136,6 +160,37 @@ for s in "${servers[@]}"; do
 done
 [ "$libs_missing" -eq 0 ] || die "some unpacked binaries miss libraries (see above)"
 say "ldd: every unpacked binary and module finds its libraries"
+
+# --- 4b. servers built from crates ---------------------------------------------
+# A manifest's `cargo:` block: `cargo install --locked` into $PKGROOT/<server>, so the
+# binary sits at <pkgroot>/bin/<name> like an unpacked package's.
+for s in "${crates[@]}"; do
+    m=$REPO/servers/$s/manifest.yaml
+    crate=$(manifest_cargo "$m" crate)
+    version=$(manifest_cargo "$m" version)
+    features=$(manifest_cargo "$m" features)
+    [ -n "$version" ] || die "$s: the cargo: block has no version (pin one)"
+    want="$crate=$version features=[${features}]"
+    dest=$PKGROOT/$s
+    if [ -f "$dest/.ftps-compat-packages" ] && [ "$(cat "$dest/.ftps-compat-packages")" = "$want" ]; then
+        say "$s: $dest is up to date ($want)"
+        continue
+    fi
+    command -v cargo >/dev/null || die "$s: cargo is needed to build $crate $version (install Rust, or skip this server)"
+    args=(install --locked --quiet "$crate" --version "=$version" --root "$dest.new")
+    if [ -n "$features" ]; then args+=(--no-default-features --features "${features// /,}"); fi
+    say "$s: cargo ${args[*]} (a few minutes)"
+    rm -rf "$dest.new"
+    # Without the crate's fat LTO and single codegen unit (unftp: 14 CPU-minutes, about a
+    # third of that without): the same code, less optimized.
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        cargo "${args[@]}" || die "$s: cargo install $crate $version failed"
+    rm -f "$dest.new/.crates.toml" "$dest.new/.crates2.json"
+    echo "$want" >"$dest.new/.ftps-compat-packages"
+    rm -rf "$dest"
+    mv "$dest.new" "$dest"
+    say "$s: built $want into $dest"
+done
 
 # --- 5. vsftpd from apt -----------------------------------------------------
 if [ "${FTPS_COMPAT_NO_APT_VSFTPD:-}" = 1 ]; then
@@ -168,6 +223,6 @@ fi
 
 # --- summary ----------------------------------------------------------------
 say "done. Unpacked servers (Debian package versions):"
-for s in "${servers[@]}"; do
+for s in "${servers[@]}" "${crates[@]}"; do
     say "  $s: $PKGROOT/$s  [$(tr '\n' ' ' <"$PKGROOT/$s/.ftps-compat-packages" | sed 's/ $//')]"
 done

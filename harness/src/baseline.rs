@@ -144,6 +144,56 @@ pub fn load(path: &Path) -> Result<Vec<CellAnswer>, String> {
         .collect())
 }
 
+/// One server of the old run compared with another of the new run (`vsftpd` with
+/// `vsftpd-trixie`): two builds of the same server with the same profiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPair {
+    pub old: String,
+    pub new: String,
+}
+
+impl std::str::FromStr for ServerPair {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once('=') {
+            Some((old, new)) if !old.is_empty() && !new.is_empty() && !new.contains('=') => {
+                Ok(ServerPair {
+                    old: old.to_string(),
+                    new: new.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "{text:?} is not OLD_SERVER=NEW_SERVER (vsftpd=vsftpd-trixie)"
+            )),
+        }
+    }
+}
+
+/// Keeps only the paired servers' cells, and names each pair's columns alike on both sides
+/// (`vsftpd→vsftpd-trixie/explicit-strict`), so that `compare` matches them by profile.
+pub fn paired(
+    old: Vec<CellAnswer>,
+    new: Vec<CellAnswer>,
+    pairs: &[ServerPair],
+) -> (Vec<CellAnswer>, Vec<CellAnswer>) {
+    let rename = |cells: Vec<CellAnswer>, server_of: fn(&ServerPair) -> &str| {
+        cells
+            .into_iter()
+            .filter_map(|mut cell| {
+                let (server, profile) = cell.column.split_once('/')?;
+                let pair = pairs.iter().find(|p| server_of(p) == server)?;
+                cell.column = format!("{}→{}/{profile}", pair.old, pair.new);
+                Some(cell)
+            })
+            .collect()
+    };
+    (
+        rename(old, |p| p.old.as_str()),
+        rename(new, |p| p.new.as_str()),
+    )
+}
+
 /// The baseline's cells that `results` has, so that a stopped run is compared on what it
 /// finished.
 pub fn restricted_to(baseline: Vec<CellAnswer>, results: &MatrixResults) -> Vec<CellAnswer> {
@@ -397,6 +447,33 @@ mod tests {
                 quirks: vec![],
             },
         }
+    }
+
+    #[test]
+    fn paired_servers_are_compared_profile_by_profile() {
+        use BackendKind::{Container, Native};
+        use OutcomeClass::{Refused, Works};
+        // One results file holding both builds, as reports/results.json does.
+        let run = vec![
+            cell("vsftpd/strict", Native, Works, None),
+            cell("vsftpd/lax", Native, Works, None),
+            cell("vsftpd-trixie/strict", Container, Refused, Some(522)),
+            cell("vsftpd-trixie/lax", Container, Works, None),
+            cell("proftpd/strict", Native, Works, None),
+        ];
+        let pair: ServerPair = "vsftpd=vsftpd-trixie".parse().unwrap();
+        let (old, new) = paired(run.clone(), run, &[pair]);
+        let comparison = compare(&old, &new, false);
+        assert_eq!(comparison.unchanged, 1);
+        assert_eq!(comparison.changed.len(), 1);
+        assert_eq!(
+            comparison.changed[0].cell.column,
+            "vsftpd→vsftpd-trixie/strict"
+        );
+        // proftpd was not paired: it is on neither side.
+        assert!(comparison.added.is_empty() && comparison.removed.is_empty());
+        assert!("vsftpd".parse::<ServerPair>().is_err());
+        assert!("=b".parse::<ServerPair>().is_err());
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct Quirk {
     pub standard: String,
     pub explanation: String,
     pub workaround: String,
+    /// A security finding: the deviation weakens what TLS protects (command injection,
+    /// data sent in clear), not only interoperability. Reports list these first.
+    #[serde(default)]
+    pub security: bool,
     /// Where the behaviour was seen in server source (server-quirks.md references).
     #[serde(default)]
     pub seen_in: Vec<String>,
@@ -76,6 +80,9 @@ pub enum Condition {
     DataHandshake(HandshakeSeen),
     /// Some TLS upload ended with (true) or without (false) close_notify.
     UploadCloseNotify(bool),
+    /// The client was set to end TLS data connections with (true) or without (false)
+    /// close_notify, whether or not the transcript shows a transfer's end.
+    ClientCloseNotify(bool),
     /// The server closed this channel at some point.
     ServerClosed(Channel),
     /// The client fell back to another AUTH mechanism after a refusal.
@@ -235,6 +242,7 @@ impl Condition {
             | Condition::ClientData(_)
             | Condition::DataHandshake(_)
             | Condition::UploadCloseNotify(_)
+            | Condition::ClientCloseNotify(_)
             | Condition::ServerClosed(_)
             | Condition::AuthFallback(_)
             | Condition::UnreadBeforeTls(_)
@@ -409,6 +417,7 @@ impl<'a> Facts<'a> {
             Condition::ClientData(protection) => self.client_data.contains(protection),
             Condition::DataHandshake(seen) => self.data_handshakes.contains(seen),
             Condition::UploadCloseNotify(sent) => self.upload_close_notify.contains(sent),
+            Condition::ClientCloseNotify(sent) => self.run.data_close_notify == *sent,
             Condition::ServerClosed(channel) => self.closed.contains(channel),
             Condition::AuthFallback(used) => self.auth_fallback == *used,
             Condition::UnreadBeforeTls(seen) => self.unread_before_tls == *seen,
@@ -548,6 +557,7 @@ quirks:
             transcript: t,
             outcome: Outcome::Completed,
             connect: ConnectMode::Explicit,
+            data_close_notify: true,
             stored: Vec::new(),
         };
         let catalog = shipped();
@@ -588,6 +598,7 @@ quirks:
                 },
             },
             connect: ConnectMode::Explicit,
+            data_close_notify: true,
             stored: Vec::new(),
         };
         assert_eq!(
@@ -623,6 +634,7 @@ quirks:
                 },
             },
             connect: ConnectMode::Explicit,
+            data_close_notify: true,
             stored: Vec::new(),
         }
     }

@@ -67,6 +67,11 @@ impl LoadError {
         LoadError::at(path, 0, 0, format!("cannot read: {err}"))
     }
 
+    /// An error about the file as a whole (a rule across keys), with no position.
+    pub fn whole_file(path: &Path, message: &str) -> Self {
+        LoadError::at(path, 0, 0, message.to_string())
+    }
+
     fn at(path: &Path, line: u64, column: u64, message: String) -> Self {
         LoadError {
             path: path.to_owned(),

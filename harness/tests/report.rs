@@ -370,6 +370,7 @@ fn catalog() -> Vec<Quirk> {
             standard: "RFC 4217 section 9".into(),
             explanation: "The server refuses a data transfer on a <clear> data channel & says so with a 5xx reply.".into(),
             workaround: "Send PBSZ 0 and PROT P after login.".into(),
+            security: false,
             seen_in: vec!["vsftpd-3.0.3/postlogin.c:1234".into()],
             rules: vec![Rule {
                 variant: Some("521".into()),
@@ -388,6 +389,7 @@ fn catalog() -> Vec<Quirk> {
             standard: "RFC 4217 section 10.2".into(),
             explanation: "The server rejects a data connection whose TLS session is not the control connection's.".into(),
             workaround: "Resume the control connection's TLS session on every data connection.".into(),
+            security: false,
             seen_in: vec![],
             rules: vec![Rule {
                 variant: Some("522".into()),
@@ -407,6 +409,7 @@ fn catalog() -> Vec<Quirk> {
             standard: "RFC 4217 section 6".into(),
             explanation: "Not seen in this run; listed to show the catalog is complete.".into(),
             workaround: "Keep the control channel protected.".into(),
+            security: false,
             seen_in: vec![],
             rules: vec![Rule {
                 variant: None,

@@ -72,7 +72,7 @@ fn collect() -> Result<Listing, UsageError> {
                     BackendKind::Native => native::locate(spec)
                         .ok()
                         .map(|root| root.join(&spec.binary).display().to_string()),
-                    _ => Some(format!("image {}", container::image(&spec.name))),
+                    _ => Some(format!("image {}", container::image(spec))),
                 };
                 BackendEntry {
                     backend,

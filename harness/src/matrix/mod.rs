@@ -22,7 +22,7 @@ use crate::transcript::{Line, lines_text, normalize};
 pub use plan::{BackendChoice, Column, Filters, Inputs};
 
 /// The version of the results.json format (docs/results.md).
-pub const RESULTS_FORMAT: u32 = 3;
+pub const RESULTS_FORMAT: u32 = 4;
 
 /// How long a server gets to start.
 const START_LIMIT: Duration = Duration::from_secs(60);

@@ -227,6 +227,14 @@ pub fn columns(servers_dir: &Path, choice: BackendChoice) -> Result<Vec<Column>,
     for spec in specs {
         let spec = Arc::new(spec);
         for &backend in choice.real_backends() {
+            // Another Debian release's build runs in its container only: under `all`, its
+            // native column would be skipped in every cell, so it is not planned.
+            if choice == BackendChoice::All
+                && backend == BackendKind::Native
+                && !crate::servers::native::is_host_release(&spec)
+            {
+                continue;
+            }
             let (version, unavailable) = availability(&spec, backend);
             let source = match backend {
                 BackendKind::Container => ServerSource::Container(spec.clone()),

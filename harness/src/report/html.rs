@@ -33,6 +33,15 @@ pub(super) fn esc(text: &str) -> String {
     out
 }
 
+/// The mark of a security finding in front of a quirk's title.
+fn security_badge(quirk: &crate::quirks::Quirk) -> &'static str {
+    if quirk.security {
+        "<span class=\"security\">security finding</span>"
+    } else {
+        ""
+    }
+}
+
 const CSS: &str = r#"
 :root {
   --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --paper: #ffffff; --wash: #f6f8fa;
@@ -138,6 +147,7 @@ ul.findings > li:last-child { border-bottom: 0; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; background: var(--paper); }
 .card p { margin: 4px 0; }
+.security { display: inline-block; background: #b42318; color: #fff; border-radius: 4px; padding: 0 6px; margin-right: 6px; font-size: 0.8em; vertical-align: middle; }
 .card details { margin-top: 6px; }
 .card summary { cursor: pointer; color: var(--muted); }
 .card.outcome { margin: 4px 0 12px; padding: 14px 18px; }
@@ -641,8 +651,9 @@ pub(super) fn render_index(view: &View) -> String {
                 Some(q) => {
                     let _ = write!(
                         out,
-                        "<h3>{} <code>{}</code></h3><p class=\"muted\">{}</p><p>{}</p>\
+                        "<h3>{}{} <code>{}</code></h3><p class=\"muted\">{}</p><p>{}</p>\
                          <p><b>Workaround:</b> {}</p>",
+                        security_badge(q),
                         esc(&q.title),
                         esc(found.id),
                         esc(&q.standard),
@@ -879,8 +890,9 @@ pub(super) fn render_cell(view: &View, cell: &CellResult) -> String {
                 Some(q) => {
                     let _ = write!(
                         out,
-                        "<div class=\"card\"><h3>{} <code>{}</code></h3><p class=\"muted\">{}{variant}</p>\
+                        "<div class=\"card\"><h3>{}{} <code>{}</code></h3><p class=\"muted\">{}{variant}</p>\
                          <p><b>Explanation:</b> {}</p><p><b>Workaround:</b> {}</p>",
+                        security_badge(q),
                         esc(&q.title),
                         esc(&m.id),
                         esc(&q.standard),

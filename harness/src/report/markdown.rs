@@ -246,7 +246,12 @@ pub(super) fn render(view: &View) -> String {
             Some(q) => {
                 let _ = writeln!(
                     md,
-                    "- **{}**: {} ({})",
+                    "- {}**{}**: {} ({})",
+                    if q.security {
+                        "⚠️ security finding: "
+                    } else {
+                        ""
+                    },
                     inline(found.id),
                     inline(&q.title),
                     inline(&q.standard)

@@ -36,12 +36,19 @@ use crate::servers::backend::BackendKind;
 pub use diff::{DiffNames, diff_html, diff_json, diff_markdown};
 
 /// Writes diff.md, diff.html and diff.json into `dir` (created if missing).
-pub fn write_diff(comparison: &Comparison, names: &DiffNames, dir: &Path) -> io::Result<()> {
+/// Writes `<stem>.md`, `<stem>.html` and `<stem>.json` into `dir` (created if missing).
+pub fn write_diff(
+    comparison: &Comparison,
+    names: &DiffNames,
+    dir: &Path,
+    stem: &str,
+) -> io::Result<()> {
     fs::create_dir_all(dir)?;
-    write_file(&dir.join("diff.md"), &diff_markdown(comparison, names))?;
-    write_file(&dir.join("diff.html"), &diff_html(comparison, names))?;
+    let path = |ext: &str| dir.join(format!("{stem}.{ext}"));
+    write_file(&path("md"), &diff_markdown(comparison, names))?;
+    write_file(&path("html"), &diff_html(comparison, names))?;
     let json = diff_json(comparison, names).map_err(io::Error::other)?;
-    write_file(&dir.join("diff.json"), &json)
+    write_file(&path("json"), &json)
 }
 
 /// Writes `probe.html` and `probe.json` into `dir` (created if missing); the HTML's path.
@@ -637,7 +644,14 @@ impl<'a> View<'a> {
                 .position(|q| q.id == id)
                 .unwrap_or(usize::MAX)
         };
-        found.sort_by(|a, b| rank(a.id).cmp(&rank(b.id)).then_with(|| a.id.cmp(b.id)));
+        // Security findings first, then in catalog order.
+        let security = |f: &QuirkFound| !f.quirk.is_some_and(|q| q.security);
+        found.sort_by(|a, b| {
+            security(a)
+                .cmp(&security(b))
+                .then_with(|| rank(a.id).cmp(&rank(b.id)))
+                .then_with(|| a.id.cmp(b.id))
+        });
         found
     }
 

@@ -51,6 +51,7 @@ pub fn refused_listing(step: usize, code: u16, text: &str, closed: bool) -> RunR
             },
         },
         connect: ConnectMode::Explicit,
+        data_close_notify: true,
         stored: Vec::new(),
     }
 }

@@ -128,6 +128,10 @@ pub struct RunResult {
     pub transcript: Transcript,
     pub outcome: Outcome,
     pub connect: ConnectMode,
+    /// Whether the client was set to end TLS data connections with close_notify (the
+    /// `data.close_notify` knob): a setting, so it holds even when a refusal cut the
+    /// transfer's events from the transcript.
+    pub data_close_notify: bool,
     /// Each uploaded path and what the server stored there (empty when the harness does
     /// not own the server's files).
     pub stored: Vec<(String, StoredCheck)>,
@@ -343,6 +347,7 @@ pub async fn run(scenario: &Scenario, endpoint: &Endpoint) -> Result<RunResult, 
         transcript,
         outcome,
         connect: plan.mode,
+        data_close_notify: client.data.close_notify,
         stored,
     })
 }

@@ -48,8 +48,6 @@ use super::process::{pid_alive, process_start};
 use crate::certs::Pki;
 use crate::runner::Endpoint;
 
-/// The tag of every server image (`ftps-compat/<server>:bookworm`).
-pub const TAG: &str = "bookworm";
 /// Label on every container this harness starts (value `1`).
 pub const LABEL: &str = "ftps-compat";
 /// Label holding the run id of the process that started the container ([`run_id`]).
@@ -81,15 +79,21 @@ pub fn remove_adapter_socket() {
     let _ = std::fs::remove_file(shim::socket_path());
 }
 
-/// `ftps-compat/<server>:bookworm`.
-pub fn image(server: &str) -> String {
-    format!("ftps-compat/{server}:{TAG}")
+/// `ftps-compat/<server>`, tagged with the Debian release it is built from (`bookworm`).
+fn repository(spec: &ServerSpec) -> String {
+    format!("ftps-compat/{}", spec.name)
 }
 
-fn image_missing(server: &str) -> String {
+/// `ftps-compat/<server>:<suite>`.
+pub fn image(spec: &ServerSpec) -> String {
+    format!("{}:{}", repository(spec), spec.suite)
+}
+
+fn image_missing(spec: &ServerSpec) -> String {
     format!(
-        "image {} missing: build it with ci/build-images.sh {server}",
-        image(server)
+        "image {} missing: build it with ci/build-images.sh {}",
+        image(spec),
+        spec.name
     )
 }
 
@@ -690,12 +694,12 @@ fn append(buffer: &Mutex<Vec<u8>>, bytes: &[u8]) {
 /// from the host's Debian mirror), so a missing image makes the columns skipped with the
 /// command that builds it.
 async fn ensure_image(spec: &ServerSpec, docker: &Docker) -> Result<(), String> {
-    let tag = image(&spec.name);
+    let tag = image(spec);
     match docker.inspect_image(&tag).await {
         Ok(_) => Ok(()),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
-        }) => Err(image_missing(&spec.name)),
+        }) => Err(image_missing(spec)),
         Err(e) => Err(format!("inspecting image {tag}: {e}")),
     }
 }
@@ -710,7 +714,7 @@ async fn probe_version(spec: Arc<ServerSpec>) -> Result<String, String> {
         .map(|a| a.replace("{binary}", &binary))
         .collect();
     let name = container_name(&spec.name, "version");
-    let mut request = GenericImage::new(format!("ftps-compat/{}", spec.name), TAG.to_string())
+    let mut request = GenericImage::new(repository(&spec), spec.suite.clone())
         .with_cmd(argv.clone())
         .with_network("none")
         .with_container_name(&name)
@@ -859,7 +863,7 @@ pub async fn start(
     let output = Arc::new(Mutex::new(Vec::new()));
     let sink = output.clone();
     let dir = prepared.dir.path().display().to_string();
-    let mut request = GenericImage::new(format!("ftps-compat/{}", spec.name), TAG.to_string())
+    let mut request = GenericImage::new(repository(spec), spec.suite.clone())
         .with_cmd(["sh".to_string(), "-c".to_string(), script])
         .with_network("host")
         .with_mount(Mount::bind_mount(dir.clone(), dir))
@@ -875,7 +879,7 @@ pub async fn start(
     }
     let guard = launch(request, name)
         .await
-        .map_err(|e| not_ready(format!("starting container of {}: {e}", image(&spec.name))))?;
+        .map_err(|e| not_ready(format!("starting container of {}: {e}", image(spec))))?;
     let implicit = prepared.mode == Mode::Implicit;
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), prepared.port);
     let ready = tokio::select! {

@@ -125,12 +125,14 @@ pub fn prepare(
     std::os::unix::fs::chown(&root, Some(account.uid), Some(account.gid))?;
     let pki_files = pki.write_to(&cert_dir)?;
 
-    let ports = ports::allocate(1 + PASSIVE_PORTS);
-    let (port, passive) = (ports[0], (ports[1], ports[PASSIVE_PORTS as usize]));
+    let ports = ports::allocate(2 + PASSIVE_PORTS);
+    let (port, aux_port) = (ports[0], ports[1]);
+    let passive = (ports[2], ports[1 + PASSIVE_PORTS as usize]);
     let binary = pkg_root.join(&spec.binary);
     let path = |p: &Path| p.display().to_string();
     let mut vars: BTreeMap<String, String> = [
         ("port", port.to_string()),
+        ("aux_port", aux_port.to_string()),
         ("pasv_min", passive.0.to_string()),
         ("pasv_max", passive.1.to_string()),
         ("cert", path(&pki_files.server_cert)),

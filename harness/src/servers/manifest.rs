@@ -14,8 +14,19 @@ use crate::yaml::{self, LoadError};
 pub struct ServerSpec {
     pub name: String,
     pub about: String,
-    /// Debian packages holding the server.
-    pub package: Packages,
+    /// Debian packages holding the server (unpacked for native, installed in its image).
+    #[serde(default)]
+    pub package: Option<Packages>,
+    /// A crate whose binary is the server, for a server Debian does not package.
+    #[serde(default)]
+    pub cargo: Option<CargoSource>,
+    /// Debian packages the server needs at run time beside its own (a Python library):
+    /// apt-installed on the host and into the image.
+    #[serde(default)]
+    pub depends: Vec<String>,
+    /// The Debian release the server's packages and image come from.
+    #[serde(default = "default_suite")]
+    pub suite: String,
     /// Path of the binary relative to the package root (`usr/sbin/vsftpd`).
     pub binary: String,
     pub version: VersionSpec,
@@ -56,6 +67,25 @@ pub struct ContainerSpec {
     /// Linux capabilities the server needs beyond Docker's default set.
     #[serde(default)]
     pub cap_add: Vec<String>,
+}
+
+/// Debian's release for servers whose manifest names none.
+pub const DEFAULT_SUITE: &str = "bookworm";
+
+fn default_suite() -> String {
+    DEFAULT_SUITE.to_string()
+}
+
+/// `cargo install --locked <crate> --version <version>`, with default features off when
+/// `features` is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CargoSource {
+    #[serde(rename = "crate")]
+    pub crate_name: String,
+    pub version: String,
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +160,12 @@ impl ServerSpec {
     pub fn load(path: &Path) -> Result<ServerSpec, LoadError> {
         let mut spec: ServerSpec = yaml::from_file(path)?;
         spec.dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        if spec.package.is_some() == spec.cargo.is_some() {
+            return Err(LoadError::whole_file(
+                path,
+                "a server comes from exactly one of `package:` (Debian packages) and `cargo:` (a crate)",
+            ));
+        }
         Ok(spec)
     }
 }

@@ -76,22 +76,48 @@ pub fn locate(spec: &ServerSpec) -> Result<PathBuf, String> {
             ))
         };
     }
-    let candidates = [
-        cache_dir().join("pkgroot").join(&spec.name),
-        PathBuf::from("/"),
-    ];
-    candidates
-        .iter()
-        .find(|root| root.join(&spec.binary).is_file())
-        .cloned()
-        .ok_or_else(|| {
-            format!(
-                "no {} binary: looked in {} and /{} (run ci/setup-debian.sh, or set {key})",
-                spec.name,
-                candidates[0].display(),
-                spec.binary
-            )
-        })
+    let unpacked = cache_dir().join("pkgroot").join(&spec.name);
+    if unpacked.join(&spec.binary).is_file() {
+        return Ok(unpacked);
+    }
+    // What is installed in `/` is this host's release: another release's server (trixie's
+    // vsftpd on bookworm) is not there, even when a binary of the same name is.
+    let host = host_suite();
+    if is_host_release(spec) {
+        if Path::new("/").join(&spec.binary).is_file() {
+            return Ok(PathBuf::from("/"));
+        }
+        return Err(format!(
+            "no {} binary: looked in {} and /{} (run ci/setup-debian.sh, or set {key})",
+            spec.name,
+            unpacked.display(),
+            spec.binary
+        ));
+    }
+    Err(format!(
+        "no {} binary in {}, and this host runs Debian {} where {} comes from {}: use the container backend (ci/build-images.sh {}), or set {key}",
+        spec.name,
+        unpacked.display(),
+        host.unwrap_or_default(),
+        spec.name,
+        spec.suite,
+        spec.name
+    ))
+}
+
+/// Whether the server comes from this host's Debian release (or the host does not say),
+/// so that its binaries can run here. Another release's need that release's libraries.
+pub fn is_host_release(spec: &ServerSpec) -> bool {
+    host_suite().is_none_or(|suite| suite == spec.suite)
+}
+
+/// This host's Debian release (`VERSION_CODENAME` of /etc/os-release), if it says.
+fn host_suite() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("VERSION_CODENAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// The version as the server prints it.
