@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # ci/build-images.sh: build the server images offline, without an image registry.
 #
-# Usage: ci/build-images.sh [--force] [SERVER...]
+# Usage: ci/build-images.sh [--force] [--jobs=N] [SERVER...]
 #   SERVER   a directory name under servers/ (default: every server whose
 #            manifest has a `package:` line or a `cargo:` block)
 #   --force  rebuild an image that already exists
+#   --jobs=N build N images at a time (default 1)
 #
 # For each server it makes a Debian root filesystem of the manifest's `suite:`
 # (default bookworm) with mmdebstrap, with the manifest's packages and `depends:`
@@ -43,11 +44,12 @@ HOST_SUITE=${HOST_SUITE:-bookworm}
 say() { printf '[build-images] %s\n' "$*"; }
 die() { printf '[build-images] error: %s\n' "$*" >&2; exit 1; }
 
-force=0 wanted=()
+force=0 jobs=1 wanted=()
 for a in "$@"; do
     case "$a" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --jobs=*) jobs=${a#--jobs=} ;;
+        -h|--help) sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $a (try --help)" ;;
         *) wanted+=("$a") ;;
     esac
@@ -70,11 +72,9 @@ mapfile -t mirror_hosts < <(grep -oE '[a-z][a-z0-9+.-]*://[^/[:space:]]+' "$sour
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
-# The same manifest readers as ci/setup-debian.sh.
-manifest_list() { sed -n "s/^$2:[[:space:]]*//p" "$1" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
-manifest_packages() { manifest_list "$1" package; }
-manifest_cargo() { sed -n '/^cargo:/,/^[^[:space:]#]/p' "$1" | sed -n "s/^[[:space:]]\{1,\}$2:[[:space:]]*//p" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
-manifest_suite() { local s; s=$(manifest_list "$1" suite); echo "${s:-bookworm}"; }
+# manifest_list, manifest_packages, manifest_cargo, manifest_suite.
+# shellcheck source=ci/manifest.sh
+. "$REPO/ci/manifest.sh"
 
 if [ ${#wanted[@]} -eq 0 ]; then
     for m in "$REPO"/servers/*/manifest.yaml; do
@@ -84,6 +84,16 @@ if [ ${#wanted[@]} -eq 0 ]; then
     done
 fi
 [ ${#wanted[@]} -gt 0 ] || die "no servers to build"
+case "$jobs" in '' | *[!0-9]* | 0) die "--jobs=N takes a positive number, not '$jobs'" ;; esac
+# Several images at once: mmdebstrap mostly waits for downloads. Each server is built by
+# its own run of this script; any failure fails the whole.
+if [ "$jobs" -gt 1 ] && [ ${#wanted[@]} -gt 1 ]; then
+    say "building ${#wanted[*]} images, $jobs at a time: ${wanted[*]}"
+    extra=()
+    [ "$force" -eq 0 ] || extra+=(--force)
+    printf '%s\n' "${wanted[@]}" | xargs -P "$jobs" -I{} "${BASH_SOURCE[0]}" "${extra[@]}" {}
+    exit
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ftps-compat-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT

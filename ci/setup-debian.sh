@@ -56,13 +56,9 @@ apt_install() { # apt_install PKG... : installs the missing ones, says which
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# A manifest's top-level one-line list or scalar: `key: a` or `key: [a, b]` (here
-# `package:`, `depends:`, `suite:`), as words.
-manifest_list() { sed -n "s/^$2:[[:space:]]*//p" "$1" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
-manifest_packages() { manifest_list "$1" package; }
-# A key of the manifest's `cargo:` block (`crate`, `version`, `features`), as words.
-manifest_cargo() { sed -n '/^cargo:/,/^[^[:space:]#]/p' "$1" | sed -n "s/^[[:space:]]\{1,\}$2:[[:space:]]*//p" | sed 's/#.*//; s/[][,"]/ /g' | xargs; }
-manifest_suite() { local s; s=$(manifest_list "$1" suite); echo "${s:-bookworm}"; }
+# manifest_list, manifest_packages, manifest_cargo, manifest_suite.
+# shellcheck source=ci/manifest.sh
+. "$REPO/ci/manifest.sh"
 
 # --- 0. package lists -------------------------------------------------------
 say "apt-get update"

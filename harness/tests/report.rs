@@ -2021,3 +2021,38 @@ fn a_stopped_run_is_marked_incomplete_everywhere_and_is_no_baseline() {
         complete["incomplete"]
     );
 }
+
+#[test]
+fn a_security_finding_is_marked_and_listed_first() {
+    let mut results = results();
+    // The catalog's last quirk found in this run becomes a security finding.
+    let found: Vec<String> = results
+        .cells
+        .iter()
+        .flat_map(|c| c.outcome.quirks.iter().map(|q| q.id.clone()))
+        .collect();
+    let last = results
+        .quirks
+        .iter()
+        .rposition(|q| found.contains(&q.id))
+        .expect("a quirk found in the run");
+    results.quirks[last].security = true;
+    let id = results.quirks[last].id.clone();
+    let dir = Workdir::new("security");
+    let files = write_reports(&results, &no_checks(&results), dir.path()).expect("reports written");
+    let md = fs::read_to_string(&files.matrix_md).unwrap();
+    let section = &md[md.find("## Quirks found").expect("a quirks section")..];
+    let first = section
+        .lines()
+        .find(|l| l.starts_with("- "))
+        .expect("a quirk listed");
+    assert_eq!(
+        first,
+        format!(
+            "- ⚠️ security finding: **{id}**: {} ({})",
+            results.quirks[last].title, results.quirks[last].standard
+        )
+    );
+    let html = fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(html.contains("<span class=\"security\">security finding</span>"));
+}

@@ -431,10 +431,14 @@ impl Session {
                 }
                 Err(e) => {
                     self.control = None;
-                    return Err(Failure::closed(
-                        Channel::Control,
-                        format!("by the server ({})", closed_kind(&e)),
-                    ));
+                    // A reset reads like an end of stream: which one comes depends on
+                    // whether the client wrote (QUIT, say) after the server closed.
+                    let detail = if is_closed(&e) {
+                        "by the server".to_string()
+                    } else {
+                        format!("by the server ({})", closed_kind(&e))
+                    };
+                    return Err(Failure::closed(Channel::Control, detail));
                 }
             }
         }
@@ -1011,13 +1015,19 @@ fn is_tls_error(err: &std::io::Error) -> bool {
 }
 
 fn closed_kind(err: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match err.kind() {
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
-            "connection closed".into()
-        }
-        _ => err.to_string(),
+    if is_closed(err) {
+        "connection closed".into()
+    } else {
+        err.to_string()
     }
+}
+
+fn is_closed(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        err.kind(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+    )
 }
 
 #[cfg(test)]
