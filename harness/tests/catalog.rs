@@ -1,15 +1,12 @@
 //! Every quirk in servers/quirks.yaml is shown by a real server: some committed compat
 //! snapshot (a real run, whose outcome header `cargo test --test compat` re-derives) names
-//! it. The two quirks of vsftpd releases newer than Debian 12's have unit tests over that
-//! server's documented replies in harness/src/quirks.rs instead.
+//! it. The two quirks of vsftpd 3.0.4+ are shown by Debian 13's vsftpd 3.0.5
+//! (servers/vsftpd-trixie).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use ftps_compat::quirks::Catalog;
-
-/// Quirks no server in the matrix shows yet (vsftpd 3.0.4+ only); unit-tested in quirks.rs.
-const NOT_IN_THE_MATRIX: [&str; 2] = ["feat-omits-auth-tls", "alpn-requires-ftp"];
 
 #[test]
 fn every_quirk_is_shown_by_a_real_server() {
@@ -27,21 +24,12 @@ fn every_quirk_is_shown_by_a_real_server() {
         }
     }
     for quirk in &catalog.quirks {
-        let shown = named.contains(&quirk.id);
-        if NOT_IN_THE_MATRIX.contains(&quirk.id.as_str()) {
-            assert!(
-                !shown,
-                "{} now shows in a snapshot: remove it from NOT_IN_THE_MATRIX",
-                quirk.id
-            );
-        } else {
-            assert!(
-                shown,
-                "no committed snapshot shows quirk {}: add a scenario a server shows it in, \
-                 or fix its rules",
-                quirk.id
-            );
-        }
+        assert!(
+            named.contains(&quirk.id),
+            "no committed snapshot shows quirk {}: add a scenario a server shows it in, \
+             or fix its rules",
+            quirk.id
+        );
     }
     for id in &named {
         assert!(
