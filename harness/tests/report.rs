@@ -661,7 +661,7 @@ fn results_json_validates_against_the_documented_schema() {
         serde_json::to_value(&results).unwrap(),
         "results.json is the results"
     );
-    assert_eq!(json["format"], 3);
+    assert_eq!(json["format"], ftps_compat::matrix::RESULTS_FORMAT);
     assert_eq!(json["cells"].as_array().unwrap().len(), 35);
     let problems = errors(&validator, &json);
     assert!(
