@@ -82,7 +82,6 @@ pub fn locate(spec: &ServerSpec) -> Result<PathBuf, String> {
     }
     // What is installed in `/` is this host's release: another release's server (trixie's
     // vsftpd on bookworm) is not there, even when a binary of the same name is.
-    let host = host_suite();
     if is_host_release(spec) {
         if Path::new("/").join(&spec.binary).is_file() {
             return Ok(PathBuf::from("/"));
@@ -98,7 +97,7 @@ pub fn locate(spec: &ServerSpec) -> Result<PathBuf, String> {
         "no {} binary in {}, and this host runs Debian {} where {} comes from {}: use the container backend (ci/build-images.sh {}), or set {key}",
         spec.name,
         unpacked.display(),
-        host.unwrap_or_default(),
+        host_suite().unwrap_or_default(),
         spec.name,
         spec.suite,
         spec.name
@@ -111,13 +110,19 @@ pub fn is_host_release(spec: &ServerSpec) -> bool {
     host_suite().is_none_or(|suite| suite == spec.suite)
 }
 
-/// This host's Debian release (`VERSION_CODENAME` of /etc/os-release), if it says.
-fn host_suite() -> Option<String> {
-    let text = std::fs::read_to_string("/etc/os-release").ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("VERSION_CODENAME="))
-        .map(|v| v.trim_matches('"').to_string())
-        .filter(|v| !v.is_empty())
+/// This host's Debian release (`VERSION_CODENAME` of /etc/os-release), if it says; read
+/// once per process.
+fn host_suite() -> Option<&'static str> {
+    static SUITE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SUITE
+        .get_or_init(|| {
+            let text = std::fs::read_to_string("/etc/os-release").ok()?;
+            text.lines()
+                .find_map(|line| line.strip_prefix("VERSION_CODENAME="))
+                .map(|v| v.trim_matches('"').to_string())
+                .filter(|v| !v.is_empty())
+        })
+        .as_deref()
 }
 
 /// The version as the server prints it.
